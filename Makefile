@@ -1,0 +1,54 @@
+# The two commands of the quick start are `make project` and `make test`; both set up
+# whatever is missing first.
+SHELL := /bin/bash
+VENV := .venv
+PY := $(VENV)/bin/python
+RAINFOREST := $(VENV)/bin/rainforest
+JDBC_JAR := /usr/share/java/postgresql.jar
+STAMP := $(VENV)/.installed
+PYTEST_ARGS ?=
+
+.PHONY: install jdbc-driver test test-unit test-integration test-e2e lint format clean
+
+install: $(STAMP) jdbc-driver
+
+$(STAMP): pyproject.toml
+	@test -x $(PY) || python3 -m venv $(VENV)
+	$(PY) -m pip install --quiet --upgrade pip
+	$(PY) -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+# Debian's package gives Spark its Postgres JDBC driver; without root or apt-get,
+# point RAINFOREST_JDBC_JAR at a postgresql.jar instead.
+jdbc-driver:
+	@if [ ! -f $(JDBC_JAR) ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing libpostgresql-jdbc-java for Spark's JDBC reader"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpostgresql-jdbc-java >/dev/null; \
+	  else \
+	    echo "note: $(JDBC_JAR) is missing; install libpostgresql-jdbc-java or set RAINFOREST_JDBC_JAR"; \
+	  fi; \
+	fi
+
+test: install
+	$(PY) -m pytest $(PYTEST_ARGS)
+
+test-unit: install
+	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
+
+test-integration: install
+	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
+
+test-e2e: install
+	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+format: install
+	$(VENV)/bin/ruff check --fix .
+	$(VENV)/bin/ruff format .
+
+clean:
+	rm -rf lakehouse spark-warehouse metastore_db derby.log .pytest_cache .ruff_cache

@@ -1,0 +1,107 @@
+"""Finds table classes and orders them into a build plan.
+
+The registry is a value, not a global: the pipeline gets one, and tests build small
+ones from toy tables without Spark.
+"""
+
+from __future__ import annotations
+
+import importlib
+import pkgutil
+from collections.abc import Iterable, Iterator
+from graphlib import CycleError, TopologicalSorter
+
+from etl.core.errors import DependencyCycleError, TableNotFoundError
+from etl.core.table import Table
+
+DEFAULT_TABLES_PACKAGE = "etl.tables"
+
+
+class Registry:
+    """Table classes by name; names are unique across layers."""
+
+    def __init__(self, tables: Iterable[type[Table]] = ()) -> None:
+        self._tables: dict[str, type[Table]] = {}
+        for table in tables:
+            self.add(table)
+
+    @classmethod
+    def discover(cls, package: str = DEFAULT_TABLES_PACKAGE) -> Registry:
+        """Every `Table` subclass with a `spec`, defined in any module under `package`."""
+        root = importlib.import_module(package)
+        for module in pkgutil.walk_packages(root.__path__, prefix=f"{package}."):
+            importlib.import_module(module.name)
+        found = [
+            table
+            for table in _all_subclasses(Table)
+            if "spec" in table.__dict__ and table.__module__.startswith(f"{package}.")
+        ]
+        return cls(sorted(found, key=lambda t: t.spec.name))
+
+    def add(self, table: type[Table]) -> None:
+        name = table.spec.name
+        existing = self._tables.get(name)
+        if existing is not None and existing is not table:
+            raise ValueError(
+                f"Two tables are named {name!r}: {existing.__module__}.{existing.__qualname__} "
+                f"and {table.__module__}.{table.__qualname__}; rename one."
+            )
+        self._tables[name] = table
+
+    def get(self, name: str) -> type[Table]:
+        try:
+            return self._tables[name]
+        except KeyError:
+            raise TableNotFoundError(
+                f"No table named {name!r}. Known tables: {', '.join(sorted(self._tables))}. "
+                "List them with `rainforest tables`."
+            ) from None
+
+    def __iter__(self) -> Iterator[type[Table]]:
+        return iter(self._tables.values())
+
+    def __len__(self) -> int:
+        return len(self._tables)
+
+    def __contains__(self, name: object) -> bool:
+        return name in self._tables
+
+    def build_order(self, targets: Iterable[str] = ()) -> list[type[Table]]:
+        """The targets and everything they need, each once, every table after its upstream.
+
+        No targets means every table. Ties keep a stable order (layer, then name), so
+        runs are reproducible.
+        """
+        wanted = list(targets) or list(self._tables)
+        needed: dict[str, type[Table]] = {}
+        stack = list(wanted)
+        while stack:
+            table = self.get(stack.pop())
+            if table.spec.name not in needed:
+                needed[table.spec.name] = table
+                stack.extend(table.spec.upstream)
+        sorter = TopologicalSorter({name: t.spec.upstream for name, t in needed.items()})
+        try:
+            sorter.prepare()
+        except CycleError as error:
+            cycle = " -> ".join(error.args[1])
+            raise DependencyCycleError(
+                f"Tables depend on each other in a cycle: {cycle}. "
+                "Remove one of these upstream declarations."
+            ) from None
+        layer_rank = {"bronze": 0, "silver": 1, "gold": 2, "interface": 3}
+        order: list[type[Table]] = []
+        while sorter.is_active():
+            ready = sorted(
+                (needed[name] for name in sorter.get_ready()),
+                key=lambda t: (layer_rank.get(t.spec.layer, 9), t.spec.name),
+            )
+            order.extend(ready)
+            sorter.done(*(t.spec.name for t in ready))
+        return order
+
+
+def _all_subclasses(cls: type[Table]) -> Iterator[type[Table]]:
+    for sub in cls.__subclasses__():
+        yield sub
+        yield from _all_subclasses(sub)

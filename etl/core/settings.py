@@ -1,0 +1,125 @@
+"""One settings object for the whole project, read from the environment and an optional `.env`.
+
+Every other module takes its configuration from here, so that a deployment changes
+environment variables, never code. Secrets are `SecretStr`: they print as `**********`
+and never reach logs; only the code that opens a connection unwraps them.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Literal
+from urllib.parse import urlparse
+
+from pydantic import Field, SecretStr, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from etl.core.errors import ConfigError
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+
+
+class Settings(BaseSettings):
+    """Project configuration; each field is the environment variable `RAINFOREST_<FIELD>`."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="RAINFOREST_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        frozen=True,
+    )
+
+    profile: Literal["local", "cluster"] = "local"
+    warehouse: str = Field(
+        default=str(PROJECT_ROOT / "lakehouse"),
+        description="Warehouse root: a local folder, file:// URI or s3://bucket/prefix.",
+    )
+    state_dir: Path = Field(
+        default=PROJECT_ROOT / ".rainforest",
+        description="Git-ignored folder for local service state: Postgres data, pids, logs.",
+    )
+
+    s3_endpoint: str | None = None
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    s3_region: str = "us-east-1"
+    s3_path_style: bool = True
+    s3_allow_http: bool = True
+
+    spark_master: str = "local[*]"
+    spark_shuffle_partitions: int = Field(default=8, ge=1)
+    spark_ui: bool = False
+    spark_driver_memory: str = "4g"
+    spark_event_log_dir: str | None = None
+
+    pg_dsn: SecretStr | None = Field(
+        default=None,
+        description="libpq DSN of the upstream database; unset means the project's local server.",
+    )
+    pg_port: int = Field(default=54329, ge=1, le=65535)
+    jdbc_jar: Path = Path("/usr/share/java/postgresql.jar")
+
+    @field_validator("warehouse")
+    @classmethod
+    def _warehouse_is_supported(cls, value: str) -> str:
+        scheme = urlparse(value).scheme
+        if scheme not in ("", "file", "s3", "s3a"):
+            raise ValueError(
+                f"RAINFOREST_WAREHOUSE={value!r}: use a folder, a file:// URI or s3://bucket/prefix"
+            )
+        return value
+
+    @cached_property
+    def warehouse_uri(self) -> str:
+        """The warehouse as a URI that delta-rs and pyarrow both accept (`file:///...` or `s3://...`)."""
+        parsed = urlparse(self.warehouse)
+        if parsed.scheme in ("s3", "s3a"):
+            return f"s3://{parsed.netloc}{parsed.path}".rstrip("/")
+        path = Path(parsed.path if parsed.scheme == "file" else self.warehouse).expanduser()
+        if not path.is_absolute():
+            path = PROJECT_ROOT / path
+        return path.resolve().as_uri()
+
+    @property
+    def warehouse_is_local(self) -> bool:
+        return self.warehouse_uri.startswith("file://")
+
+    def table_uri(self, layer: str, name: str) -> str:
+        """Where a table lives: `<warehouse>/<layer>/<name>`."""
+        return f"{self.warehouse_uri}/{layer}/{name}"
+
+    def storage_options(self) -> dict[str, str]:
+        """Object-store options in delta-rs's vocabulary; empty for a local warehouse.
+
+        Holds the S3 secret, so it must only ever be passed to a client, never logged.
+        """
+        if self.warehouse_is_local:
+            return {}
+        if not (self.s3_access_key_id and self.s3_secret_access_key):
+            raise ConfigError(
+                f"The warehouse {self.warehouse_uri} is on S3 but no credentials are set: "
+                "export RAINFOREST_S3_ACCESS_KEY_ID and RAINFOREST_S3_SECRET_ACCESS_KEY "
+                "(or put them in .env)."
+            )
+        options = {
+            "AWS_ACCESS_KEY_ID": self.s3_access_key_id.get_secret_value(),
+            "AWS_SECRET_ACCESS_KEY": self.s3_secret_access_key.get_secret_value(),
+            "AWS_REGION": self.s3_region,
+            "AWS_ALLOW_HTTP": str(self.s3_allow_http).lower(),
+            "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": str(not self.s3_path_style).lower(),
+            "AWS_S3_ALLOW_UNSAFE_RENAME": "false",
+            "conditional_put": "etag",
+        }
+        if self.s3_endpoint:
+            options["AWS_ENDPOINT_URL"] = self.s3_endpoint
+        return options
+
+
+def get_settings() -> Settings:
+    """Settings as the environment says now (not cached: tests and the CLI change it)."""
+    try:
+        return Settings()
+    except ValueError as error:
+        raise ConfigError(f"Invalid configuration: {error}") from error
