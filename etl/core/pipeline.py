@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table as RichTable
 
 from etl.core.errors import RainforestError
@@ -136,12 +137,13 @@ class ProgressPrinter:
 
     def __call__(self, outcome: TableOutcome) -> None:
         rows = f"{outcome.rows:>10,} rows" if outcome.rows is not None else " " * 15
+        name = escape(f"{outcome.layer}.{outcome.name}")
         line = (
-            f"{self._marks[outcome.status]} {outcome.layer + '.' + outcome.name:<40} "
+            f"{self._marks[outcome.status]} {name:<40} "
             f"{rows} {outcome.seconds:7.1f} s  {outcome.status}"
         )
         if outcome.message:
-            line += f"\n    {outcome.message}"
+            line += f"\n    {escape(outcome.message)}"
         self.console.print(line)
 
     def summary(self, summary: RunSummary) -> None:

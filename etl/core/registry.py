@@ -7,9 +7,9 @@ ones from toy tables without Spark.
 from __future__ import annotations
 
 import importlib
-import pkgutil
 from collections.abc import Iterable, Iterator
 from graphlib import CycleError, TopologicalSorter
+from pathlib import Path
 
 from etl.core.errors import DependencyCycleError, TableNotFoundError
 from etl.core.table import Table
@@ -29,8 +29,15 @@ class Registry:
     def discover(cls, package: str = DEFAULT_TABLES_PACKAGE) -> Registry:
         """Every `Table` subclass with a `spec`, defined in any module under `package`."""
         root = importlib.import_module(package)
-        for module in pkgutil.walk_packages(root.__path__, prefix=f"{package}."):
-            importlib.import_module(module.name)
+        for folder in map(Path, root.__path__):
+            # Walk files, not packages: a layer folder without __init__.py must not
+            # silently hide its tables.
+            for path in sorted(folder.rglob("*.py")):
+                parts = path.relative_to(folder).with_suffix("").parts
+                if parts[-1] == "__init__":
+                    parts = parts[:-1]
+                if parts:
+                    importlib.import_module(".".join((package, *parts)))
         found = [
             table
             for table in _all_subclasses(Table)
@@ -72,14 +79,22 @@ class Registry:
         No targets means every table. Ties keep a stable order (layer, then name), so
         runs are reproducible.
         """
-        wanted = list(targets) or list(self._tables)
+        if isinstance(targets, str):
+            raise TypeError("targets is a collection of table names, not one name")
         needed: dict[str, type[Table]] = {}
-        stack = list(wanted)
+        stack = [self.get(name) for name in targets] or list(self._tables.values())
         while stack:
-            table = self.get(stack.pop())
-            if table.spec.name not in needed:
-                needed[table.spec.name] = table
-                stack.extend(table.spec.upstream)
+            table = stack.pop()
+            if table.spec.name in needed:
+                continue
+            needed[table.spec.name] = table
+            for name in table.spec.upstream:
+                if name not in self._tables:
+                    raise TableNotFoundError(
+                        f"{table.spec.qualified_name} declares upstream {name!r}, but no table "
+                        f"has that name. Known tables: {', '.join(sorted(self._tables))}."
+                    )
+                stack.append(self._tables[name])
         sorter = TopologicalSorter({name: t.spec.upstream for name, t in needed.items()})
         try:
             sorter.prepare()

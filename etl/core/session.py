@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 
 from pyspark.sql import SparkSession
@@ -47,6 +48,9 @@ def build_session(settings: Settings, *, app_name: str = DEFAULT_APP_NAME) -> Sp
     The lake data source needs no registration call: the installed package
     `pyspark_rainforest` exposes it as `DefaultSource`, which Spark finds by itself.
     """
+    # Python workers (UDFs, the lake data source) start from PYSPARK_PYTHON, which
+    # spark.pyspark.python does not reliably override in local mode.
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     builder = SparkSession.builder
     for key, value in spark_conf(settings, app_name=app_name).items():
         builder = builder.config(key, value)

@@ -19,7 +19,9 @@ Example, a whole table file::
 
 from __future__ import annotations
 
+import functools
 import inspect
+import operator
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
@@ -97,11 +99,11 @@ class Table:
         """
         keys = list(dataset.primary_keys)
         data = dataset.curr_data
-        any_key_null = F.greatest(*[F.col(k).isNull().cast("int") for k in keys])
+        any_key_null = functools.reduce(operator.or_, [F.col(k).isNull() for k in keys])
         counts = data.agg(
             F.count(F.lit(1)).alias("rows"),
             F.count_distinct(F.struct(*keys)).alias("distinct_keys"),
-            F.sum(any_key_null).alias("null_keys"),
+            F.count_if(any_key_null).alias("null_keys"),
         ).first()
         assert counts is not None
         null_keys = counts["null_keys"] or 0
