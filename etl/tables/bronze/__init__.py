@@ -1,0 +1,1 @@
+"""Bronze: the upstream tables as ingested, one snapshot per ingestion date."""

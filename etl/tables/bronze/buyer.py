@@ -1,0 +1,9 @@
+"""rainforest.buyer, copied as ingested."""
+
+from etl.core.source import SourceTable, source_spec
+
+
+class Buyer(SourceTable):
+    """One row per upstream buyer, per ingestion date."""
+
+    spec = source_spec("buyer", key="buyer_id")

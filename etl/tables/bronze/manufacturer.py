@@ -1,0 +1,9 @@
+"""rainforest.manufacturer, copied as ingested."""
+
+from etl.core.source import SourceTable, source_spec
+
+
+class Manufacturer(SourceTable):
+    """One row per upstream manufacturer, per ingestion date."""
+
+    spec = source_spec("manufacturer", key="manufacturer_id")

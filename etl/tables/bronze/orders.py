@@ -1,0 +1,9 @@
+"""rainforest.orders, copied as ingested."""
+
+from etl.core.source import SourceTable, source_spec
+
+
+class Orders(SourceTable):
+    """One row per upstream order, per ingestion date."""
+
+    spec = source_spec("orders", key="order_id")

@@ -1,0 +1,9 @@
+"""rainforest.ratings, copied as ingested."""
+
+from etl.core.source import SourceTable, source_spec
+
+
+class Ratings(SourceTable):
+    """One row per product rating, per ingestion date."""
+
+    spec = source_spec("ratings", key="rating_id")

@@ -1,0 +1,9 @@
+"""rainforest.seller, copied as ingested."""
+
+from etl.core.source import SourceTable, source_spec
+
+
+class Seller(SourceTable):
+    """One row per upstream seller, per ingestion date."""
+
+    spec = source_spec("seller", key="seller_id")
