@@ -1,0 +1,1 @@
+"""Gold: one-big-tables and daily metrics."""

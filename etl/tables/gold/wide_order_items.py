@@ -1,0 +1,75 @@
+"""Order items with their product, seller and categories: one row per order item."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from etl.core.dataset import TableSpec
+from etl.core.table import Table
+
+
+class WideOrderItems(Table):
+    """One row per order item, with product, seller and category attributes.
+
+    Dimensions are left-joined, so an item whose product or seller is missing stays, with
+    null attributes; `category_names` is sorted and empty for a product in no category.
+    """
+
+    spec = TableSpec(
+        name="wide_order_items",
+        layer="gold",
+        grain="one row per order item",
+        primary_keys=("orderitem_id",),
+        upstream=(
+            "fact_order_items",
+            "dim_product",
+            "dim_seller",
+            "product_x_category",
+            "dim_category",
+        ),
+    )
+
+    def transform(
+        self,
+        fact_order_items: DataFrame,
+        dim_product: DataFrame,
+        dim_seller: DataFrame,
+        product_x_category: DataFrame,
+        dim_category: DataFrame,
+    ) -> DataFrame:
+        products = dim_product.select(
+            "product_id", "product_name", "brand_name", "manufacturer_name", "price_usd"
+        )
+        sellers = dim_seller.select("seller_id", "store_name")
+        categories = (
+            product_x_category.join(dim_category, "category_id")
+            .groupBy("product_id")
+            .agg(F.array_sort(F.collect_list("category_name")).alias("category_names"))
+        )
+        return (
+            fact_order_items.join(products, "product_id", "left")
+            .join(sellers, "seller_id", "left")
+            .join(categories, "product_id", "left")
+            .select(
+                "orderitem_id",
+                "order_id",
+                "product_id",
+                "seller_id",
+                "quantity",
+                "base_price_usd",
+                "tax_usd",
+                "revenue_usd",
+                "order_ts",
+                "order_date",
+                "created_ts",
+                "product_name",
+                "brand_name",
+                "manufacturer_name",
+                "price_usd",
+                "store_name",
+                F.coalesce("category_names", F.array().cast("array<string>")).alias(
+                    "category_names"
+                ),
+            )
+        )

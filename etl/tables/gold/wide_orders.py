@@ -1,0 +1,59 @@
+"""Orders with their buyer and item totals: one row per order."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from etl.core.dataset import TableSpec
+from etl.core.table import Table
+
+
+class WideOrders(Table):
+    """One row per order, with its buyer's attributes and its items' totals.
+
+    An order without items has zero counts and zero revenue rather than nulls; an order
+    whose buyer is missing keeps null buyer attributes.
+    """
+
+    spec = TableSpec(
+        name="wide_orders",
+        layer="gold",
+        grain="one row per order",
+        primary_keys=("order_id",),
+        upstream=("fact_orders", "fact_order_items", "dim_buyer"),
+    )
+
+    def transform(
+        self, fact_orders: DataFrame, fact_order_items: DataFrame, dim_buyer: DataFrame
+    ) -> DataFrame:
+        items = fact_order_items.groupBy("order_id").agg(
+            F.count("orderitem_id").alias("item_count"),
+            F.sum("quantity").alias("item_quantity"),
+            F.sum("revenue_usd").alias("items_revenue_usd"),
+        )
+        buyers = dim_buyer.select(
+            "buyer_id", "user_id", "username", "email", "first_name", "last_name", "country"
+        )
+        return (
+            fact_orders.join(buyers, "buyer_id", "left")
+            .join(items, "order_id", "left")
+            .select(
+                "order_id",
+                "buyer_id",
+                "order_ts",
+                "order_date",
+                "total_price_usd",
+                "created_ts",
+                "last_updated_ts",
+                "user_id",
+                "username",
+                "email",
+                "first_name",
+                "last_name",
+                "country",
+                F.coalesce("item_count", F.lit(0).cast("long")).alias("item_count"),
+                F.coalesce("item_quantity", F.lit(0).cast("long")).alias("item_quantity"),
+                F.coalesce("items_revenue_usd", F.lit(0)).alias("items_revenue_usd"),
+            )
+        )

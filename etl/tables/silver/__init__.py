@@ -1,0 +1,1 @@
+"""Silver: cleaned facts, dimensions and bridges."""

@@ -1,0 +1,27 @@
+"""Categories: one row per product category."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+from etl.core.dataset import TableSpec
+from etl.core.table import Table
+from etl.tables.silver._columns import latest
+
+
+class DimCategory(Table):
+    """One row per product category."""
+
+    spec = TableSpec(
+        name="dim_category",
+        layer="silver",
+        grain="one row per category",
+        primary_keys=("category_id",),
+        upstream=("category",),
+    )
+
+    def transform(self, category: DataFrame) -> DataFrame:
+        return latest(category, "category_id").select(
+            "category_id", F.col("name").alias("category_name")
+        )
