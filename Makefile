@@ -8,7 +8,7 @@ JDBC_JAR := /usr/share/java/postgresql.jar
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: install jdbc-driver test test-unit test-integration test-e2e lint format clean
+.PHONY: install jdbc-driver setup test test-unit test-integration test-e2e lint format clean
 
 install: $(STAMP) jdbc-driver
 
@@ -29,6 +29,12 @@ jdbc-driver:
 	    echo "note: $(JDBC_JAR) is missing; install libpostgresql-jdbc-java or set RAINFOREST_JDBC_JAR"; \
 	  fi; \
 	fi
+
+# The upstream database: the local server (unless RAINFOREST_PG_DSN names another),
+# the schema, and scale-1 data when it holds none yet.
+setup: install
+	$(RAINFOREST) db up
+	$(RAINFOREST) datagen --scale 1 --if-empty
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

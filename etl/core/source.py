@@ -24,6 +24,7 @@ from pyspark.sql import functions as F
 from etl.core.dataset import TableSpec
 from etl.core.errors import ConfigError, ServiceUnavailableError
 from etl.core.table import Table
+from etl.services.postgres import LocalPostgres
 
 if TYPE_CHECKING:
     from psycopg2.extensions import connection
@@ -74,7 +75,7 @@ class SourceTable(Table):
             "source": read_postgres_table(
                 self.context.spark,
                 settings,
-                upstream_dsn(settings),
+                LocalPostgres(settings).dsn(),
                 schema=self.upstream_schema,
                 table=self.spec.name,
                 key=self.source_key,
@@ -90,15 +91,6 @@ class SourceTable(Table):
             F.lit(self.source_name).alias("etl_source"),
             F.lit(run_ts.date()).alias(INGESTION_DATE),
         )
-
-
-def upstream_dsn(settings: Settings) -> str:
-    """The upstream DSN: `RAINFOREST_PG_DSN` when set, else the project's local server."""
-    if settings.pg_dsn is not None:
-        return settings.pg_dsn.get_secret_value()
-    from etl.services.postgres import LocalPostgres
-
-    return LocalPostgres(settings).dsn()
 
 
 def read_postgres_table(

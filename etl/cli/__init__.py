@@ -1,0 +1,64 @@
+"""The `rainforest` command."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from etl.cli import db
+from etl.cli._output import console, exits_cleanly
+from etl.cli.datagen import datagen
+from etl.core.registry import Registry
+
+app = typer.Typer(
+    help="Rainforest lakehouse: build the Delta Lake tables and query the reports.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(db.app, name="db", help="The local upstream Postgres server.")
+app.command()(datagen)
+
+
+@app.command()
+@exits_cleanly
+def run(
+    tables: Annotated[
+        list[str] | None,
+        typer.Argument(help="Tables to build, with what they need; none means every table."),
+    ] = None,
+) -> None:
+    """Build tables in dependency order, each once, and print a per-table summary."""
+    from etl.core.pipeline import ProgressPrinter, new_context, run_pipeline
+    from etl.core.session import build_session
+    from etl.core.settings import get_settings
+
+    settings = get_settings()
+    registry = Registry.discover()
+    plan = registry.build_order(tables or ())
+    console.print(f"Building {len(plan)} tables into {settings.warehouse_uri}")
+    spark = build_session(settings)
+    printer = ProgressPrinter(console)
+    summary = run_pipeline(new_context(spark, settings, registry), tables or (), on_outcome=printer)
+    printer.summary(summary)
+    if not summary.ok:
+        failed = ", ".join(o.name for o in summary.failures())
+        console.print(f"[red]Run {summary.run_id} failed: {failed}[/]")
+        raise typer.Exit(1)
+
+
+@app.command("tables")
+@exits_cleanly
+def list_tables() -> None:
+    """List every table with its layer, grain and upstream tables, in build order."""
+    from rich.table import Table as RichTable
+
+    listing = RichTable()
+    for column in ("table", "grain", "primary key", "upstream"):
+        listing.add_column(column)
+    for table in Registry.discover().build_order():
+        spec = table.spec
+        listing.add_row(
+            spec.qualified_name, spec.grain, ", ".join(spec.primary_keys), ", ".join(spec.upstream)
+        )
+    console.print(listing)

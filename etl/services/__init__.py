@@ -1,0 +1,1 @@
+"""Local services the project starts itself when no external one is configured."""
