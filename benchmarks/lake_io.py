@@ -1,0 +1,147 @@
+"""Lake write and read against Spark's own Parquet I/O, on one cached DataFrame.
+
+    python -m benchmarks.lake_io --rows 5000000
+
+A warm-up round (JIT, Python workers, page cache) is not counted; timed rounds alternate which
+side goes first, so that warm caches favour neither. The last line is
+`write_ratio=X read_ratio=Y`: medians of framework time over native time.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from etl.core.lake import Lake
+from etl.core.lake.source import FORMAT_NAME, OPTION_MODE
+from etl.core.session import build_session
+from etl.core.settings import Settings
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, default=5_000_000)
+    parser.add_argument("--rounds", type=int, default=5)
+    parser.add_argument("--master", default="local[2]")
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory(prefix="lake-io-") as folder:
+        settings = Settings(spark_master=args.master, warehouse=f"{folder}/lake")
+        spark = build_session(settings, app_name="lake-io-benchmark")
+        lake = Lake(spark, settings)
+        df = _frame(spark, args.rows).cache()
+        df.count()
+        native_path = f"{folder}/native"
+        uri = settings.table_uri("bench", "lake_io")
+        python_uri = settings.table_uri("bench", "lake_io_python_writer")
+
+        def native_write() -> None:
+            df.write.mode("overwrite").parquet(native_path)
+
+        def lake_write() -> None:
+            lake.write(df, uri, mode="overwrite")
+
+        def python_write() -> None:
+            """The Python Arrow writer, which S3 warehouses use; timed for the record."""
+            _python_write(df, python_uri)
+
+        def native_read() -> None:
+            _scan(spark.read.parquet(native_path))
+
+        def lake_read() -> None:
+            _scan(lake.read(uri))
+
+        for warm_up in (native_write, lake_write, python_write, native_read, lake_read):
+            warm_up()
+        writes: list[float] = []
+        python_writes: list[float] = []
+        reads: list[float] = []
+        for round_number in range(1, args.rounds + 1):
+            native_first = round_number % 2 == 1
+            write_native, write_lake = _pair(native_write, lake_write, native_first=native_first)
+            read_native, read_lake = _pair(native_read, lake_read, native_first=native_first)
+            write_python = _timed(python_write)
+            writes.append(write_lake / write_native)
+            python_writes.append(write_python / write_native)
+            reads.append(read_lake / read_native)
+            print(
+                f"round {round_number}: write native={write_native:.2f}s lake={write_lake:.2f}s "
+                f"ratio={writes[-1]:.2f} (python writer={write_python:.2f}s "
+                f"ratio={python_writes[-1]:.2f}) | read native={read_native:.2f}s "
+                f"lake={read_lake:.2f}s ratio={reads[-1]:.2f}",
+                flush=True,
+            )
+        _check_same_rows(spark, lake, native_path, uri)
+        spark.stop()
+    print(f"python_writer_ratio={statistics.median(python_writes):.2f}")
+    print(f"write_ratio={statistics.median(writes):.2f} read_ratio={statistics.median(reads):.2f}")
+
+
+def _frame(spark: SparkSession, rows: int) -> DataFrame:
+    """Columns of the types the pipeline's tables hold, with realistic cardinalities."""
+    ids = F.col("id")
+    return spark.range(rows).select(
+        ids.cast("int").alias("order_id"),
+        F.concat(F.lit("customer-"), (ids % 100_003).cast("string")).alias("customer_name"),
+        (F.rand(seed=1) * 1000).alias("score"),
+        (F.rand(seed=2) * 10_000).cast("decimal(10,2)").alias("amount_usd"),
+        F.timestamp_seconds(F.lit(1_700_000_000) + ids * 7).alias("ordered_at"),
+        F.date_add(F.lit("2024-01-01").cast("date"), (ids % 365).cast("int")).alias("order_date"),
+    )
+
+
+def _aggregates() -> list[Column]:
+    return [
+        F.count(F.lit(1)),
+        F.sum("order_id"),
+        F.max("customer_name"),
+        F.sum("score"),
+        F.sum("amount_usd"),
+        F.max("ordered_at"),
+        F.min("order_date"),
+    ]
+
+
+def _scan(df: DataFrame) -> None:
+    df.agg(*_aggregates()).collect()
+
+
+def _pair(
+    native: Callable[[], object], lake: Callable[[], object], *, native_first: bool
+) -> tuple[float, float]:
+    if native_first:
+        native_time = _timed(native)
+        return native_time, _timed(lake)
+    lake_time = _timed(lake)
+    return _timed(native), lake_time
+
+
+def _python_write(df: DataFrame, uri: str) -> None:
+    df.write.format(FORMAT_NAME).mode("overwrite").option(OPTION_MODE, "overwrite").save(uri)
+
+
+def _timed(action: Callable[[], object]) -> float:
+    start = time.perf_counter()
+    action()
+    return time.perf_counter() - start
+
+
+def _check_same_rows(spark: SparkSession, lake: Lake, native_path: str, uri: str) -> None:
+    """Guard the figures: both sides must have written and read the same data."""
+    native = spark.read.parquet(native_path).agg(*_aggregates()).collect()
+    framework = lake.read(uri).agg(*_aggregates()).collect()
+    if native != framework:
+        raise SystemExit(f"results differ: native={native} lake={framework}")
+    if not any(Path(native_path).glob("*.parquet")):
+        raise SystemExit("the native write produced no files")
+
+
+if __name__ == "__main__":
+    main()

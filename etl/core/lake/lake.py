@@ -1,0 +1,329 @@
+"""The façade the table framework calls: write, read and inspect lake tables by URI."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import tempfile
+import uuid
+from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from functools import reduce
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyspark.sql import Column, DataFrame, SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
+
+from etl.core.errors import ConfigError, LakeWriteError, RainforestError
+from etl.core.lake.encoding import (
+    comparable,
+    decode_partition_value,
+    encode_partition_value,
+    file_stats,
+    parse_partition_dir,
+    partition_matches,
+)
+from etl.core.lake.log import (
+    DataFile,
+    Snapshot,
+    TableFormat,
+    WriteMode,
+    WritePlan,
+    commit,
+    discard,
+    history,
+    load_snapshot,
+    plan_write,
+    table_exists,
+    typed_partitions,
+)
+from etl.core.lake.source import (
+    FORMAT_NAME,
+    OPTION_COLUMNS,
+    OPTION_FORMAT,
+    OPTION_MIN_PARTITIONS,
+    OPTION_MODE,
+    OPTION_PARTITION_BY,
+    OPTION_RECEIPT,
+    OPTION_VERSION,
+)
+from etl.core.lake.storage import Storage, is_local, local_path
+from etl.core.lake.write import Receipt
+from etl.core.settings import Settings
+
+_UTC_ZONES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Z", "+00:00"})
+
+
+@dataclass(frozen=True, kw_only=True)
+class WriteResult:
+    """What a write did, counted from the written files' footers (no extra Spark job)."""
+
+    version: int | None
+    """The Delta version the write created; None for Parquet tables."""
+    rows: int
+    files: int
+
+
+class Lake:
+    """Delta (or plain Parquet) tables on the warehouse's storage, through Spark.
+
+    Example:
+        lake = Lake(spark, settings)
+        uri = settings.table_uri("silver", "fct_orders")
+        lake.write(orders, uri, mode="overwrite_partitions", partition_by=["order_date"])
+        latest = lake.read(uri, partition_values=lake.partition_values(uri)[-1])
+    """
+
+    def __init__(self, spark: SparkSession, settings: Settings) -> None:
+        self._spark = spark
+        self._storage = Storage.from_settings(settings)
+
+    def write(
+        self,
+        df: DataFrame,
+        uri: str,
+        *,
+        mode: WriteMode = "overwrite",
+        partition_by: Sequence[str] = (),
+        table_format: TableFormat = "delta",
+    ) -> WriteResult:
+        """Write `df` as the table's next version in one commit; on failure the table keeps its
+        previous version and no written file remains."""
+        plan = plan_write(
+            uri,
+            self._storage,
+            schema=to_arrow_schema(df.schema, timezone="UTC"),
+            mode=mode,
+            partition_by=partition_by,
+            table_format=table_format,
+        )
+        if self._native_writable(plan):
+            return self._write_native(df, plan)
+        return self._write_through_source(df, plan)
+
+    def read(
+        self,
+        uri: str,
+        *,
+        version: int | None = None,
+        columns: Sequence[str] | None = None,
+        partition_values: Mapping[str, object] | None = None,
+        table_format: TableFormat = "delta",
+    ) -> DataFrame:
+        """The table (at `version`, default latest), restricted to rows whose partition columns
+        equal `partition_values` (None matches null) and to `columns`.
+
+        Raises `TableNotFoundError` if nothing was written at `uri` yet.
+        """
+        snapshot = load_snapshot(uri, self._storage, table_format=table_format, version=version)
+        wanted = dict(partition_values or {})
+        not_partitions = [name for name in wanted if name not in snapshot.partition_by]
+        if not_partitions:
+            raise ConfigError(
+                f"{not_partitions} are not partition columns of {uri}; "
+                f"its partition columns are {list(snapshot.partition_by)}."
+            )
+        if self._native_readable(uri, snapshot):
+            df = self._read_native(uri, snapshot, wanted)
+        else:
+            df = self._read_through_source(uri, snapshot, wanted, columns, table_format)
+        return df.select(*columns) if columns is not None else df
+
+    def exists(self, uri: str, *, table_format: TableFormat = "delta") -> bool:
+        return table_exists(uri, self._storage, table_format=table_format)
+
+    def partition_values(
+        self, uri: str, *, table_format: TableFormat = "delta"
+    ) -> list[dict[str, object]]:
+        """Distinct partition values of the current snapshot, typed, from metadata alone."""
+        snapshot = load_snapshot(uri, self._storage, table_format=table_format)
+        return typed_partitions(snapshot)
+
+    def history(self, uri: str) -> list[dict[str, object]]:
+        """The Delta log's commits, newest first."""
+        return history(uri, self._storage)
+
+    def _write_through_source(self, df: DataFrame, plan: WritePlan) -> WriteResult:
+        handle, receipt = tempfile.mkstemp(prefix="rainforest-write-", suffix=".json")
+        os.close(handle)
+        try:
+            (
+                df.write.format(FORMAT_NAME)
+                .mode("append" if plan.mode == "append" else "overwrite")
+                .options(**self._storage.to_options())
+                .option(OPTION_FORMAT, plan.table_format)
+                .option(OPTION_MODE, plan.mode)
+                .option(OPTION_PARTITION_BY, _json_list(plan.partition_by))
+                .option(OPTION_RECEIPT, receipt)
+                .save(plan.uri)
+            )
+            outcome = Receipt.load(receipt)
+        except RainforestError:
+            raise
+        except Exception as error:
+            raise LakeWriteError(
+                f"Writing {plan.uri} failed, so the table keeps its previous version: "
+                f"{_first_line(error)}"
+            ) from error
+        finally:
+            os.unlink(receipt)
+        return WriteResult(version=outcome.version, rows=outcome.rows, files=outcome.files)
+
+    def _native_writable(self, plan: WritePlan) -> bool:
+        """Whether Spark's Parquet writer can produce the data files: a local table (Spark has no
+        S3 connector here), Delta's microsecond timestamps, and partition timestamps that Spark
+        names in UTC."""
+        if not is_local(plan.uri):
+            return False
+        if self._spark.conf.get("spark.sql.parquet.outputTimestampType") != "TIMESTAMP_MICROS":
+            return False
+        zone = self._spark.conf.get("spark.sql.session.timeZone")
+        return zone in _UTC_ZONES or not any(
+            pa.types.is_timestamp(plan.schema.field(name).type) for name in plan.partition_by
+        )
+
+    def _write_native(self, df: DataFrame, plan: WritePlan) -> WriteResult:
+        """Spark's own Parquet writer fills a staging folder in the table, the files move into
+        place and go through the same commit as the Python writer's.
+
+        Spark's writer is faster than shipping rows to Python; the staging folder starts with
+        `_`, so neither Delta nor Parquet readers look into it, and it is removed either way.
+        """
+        root = local_path(plan.uri)
+        staging = f"{root}/_staging/{uuid.uuid4().hex}"
+        files: list[DataFile] = []
+        try:
+            writer = df.write.mode("errorifexists").option("compression", "snappy")
+            if plan.partition_by:
+                writer = writer.partitionBy(*plan.partition_by)
+            writer.parquet(staging)
+            files = _adopt_files(staging, root, plan)
+            version = commit(plan, self._storage, files)
+        except Exception as error:
+            discard(plan.uri, self._storage, [file.path for file in files])
+            if isinstance(error, RainforestError):
+                raise
+            raise LakeWriteError(
+                f"Writing {plan.uri} failed, so the table keeps its previous version: "
+                f"{_first_line(error)}"
+            ) from error
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+            with contextlib.suppress(OSError):  # another write may still be staging
+                os.rmdir(os.path.dirname(staging))
+        return WriteResult(version=version, rows=sum(f.rows for f in files), files=len(files))
+
+    def _read_through_source(
+        self,
+        uri: str,
+        snapshot: Snapshot,
+        wanted: Mapping[str, object],
+        columns: Sequence[str] | None,
+        table_format: TableFormat,
+    ) -> DataFrame:
+        reader = (
+            self._spark.read.format(FORMAT_NAME)
+            .options(**self._storage.to_options())
+            .option(OPTION_FORMAT, table_format)
+            .option(OPTION_MIN_PARTITIONS, str(self._spark.sparkContext.defaultParallelism))
+        )
+        if snapshot.version is not None:
+            reader = reader.option(OPTION_VERSION, str(snapshot.version))
+        if columns is not None:
+            needed = [*columns, *(name for name in wanted if name not in columns)]
+            reader = reader.option(OPTION_COLUMNS, _json_list(needed))
+        df = reader.load(uri)
+        # Bound as Column values: Spark pushes them to the reader, which prunes files exactly.
+        return df.where(_equal_all(wanted)) if wanted else df
+
+    def _native_readable(self, uri: str, snapshot: Snapshot) -> bool:
+        """Whether Spark's Parquet reader sees the same rows: local files, hive-style paths that
+        spell the log's partition values, and partition timestamps parsed in UTC."""
+        if not is_local(uri):
+            return False
+        types = {field.name: field.type for field in snapshot.schema}
+        zone = self._spark.conf.get("spark.sql.session.timeZone")
+        if zone not in _UTC_ZONES and any(
+            pa.types.is_timestamp(types[name]) for name in snapshot.partition_by
+        ):
+            return False
+        for file in snapshot.files:
+            if "://" in file.path or file.path.startswith("/"):
+                return False
+            in_path = parse_partition_dir(file.path)
+            if list(in_path) != list(snapshot.partition_by):
+                return False
+            for name, text in in_path.items():
+                if comparable(decode_partition_value(text, types[name])) != comparable(
+                    file.partition.get(name)
+                ):
+                    return False
+        return True
+
+    def _read_native(self, uri: str, snapshot: Snapshot, wanted: Mapping[str, object]) -> DataFrame:
+        schema = from_arrow_schema(snapshot.schema, prefer_timestamp_ntz=True)
+        root = local_path(uri)
+        paths = [
+            f"{root}/{file.path}"
+            for file in snapshot.files
+            if partition_matches(file.partition, wanted)
+        ]
+        if not paths:
+            return self._spark.createDataFrame([], schema)
+        df = self._spark.read.schema(schema).option("basePath", root).parquet(*paths)
+        return df.select(*snapshot.schema.names)
+
+
+def _adopt_files(staging: str, root: str, plan: WritePlan) -> list[DataFile]:
+    """Move Spark's output files from `staging` into the table and describe them for the log,
+    with statistics from their Parquet footers (metadata only, no data read)."""
+    types = {name: plan.schema.field(name).type for name in plan.partition_by}
+    moves = []
+    for path in sorted(Path(staging).rglob("*.parquet")):
+        relative = path.relative_to(staging).as_posix()
+        if any(part.startswith(("_", ".")) for part in relative.split("/")):
+            continue
+        moves.append((path, relative))
+
+    def adopt(move: tuple[Path, str]) -> DataFile:
+        source, relative = move
+        target = Path(root, relative)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(source, target)
+        metadata = pq.read_metadata(target)
+        in_path = parse_partition_dir(relative)
+        return DataFile(
+            path=relative,
+            size=target.stat().st_size,
+            rows=metadata.num_rows,
+            partition_values={
+                name: encode_partition_value(decode_partition_value(in_path.get(name), kind))
+                for name, kind in types.items()
+            },
+            stats=file_stats(metadata, plan.data_schema),
+        )
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        return list(pool.map(adopt, moves))
+
+
+def _equal_all(wanted: Mapping[str, object]) -> Column:
+    return reduce(
+        lambda left, right: left & right,
+        (F.col(name).eqNullSafe(F.lit(value)) for name, value in wanted.items()),
+    )
+
+
+def _json_list(names: Sequence[str]) -> str:
+    return json.dumps(list(names))
+
+
+def _first_line(error: BaseException) -> str:
+    text = str(error).strip()
+    return text.splitlines()[0][:500] if text else type(error).__name__

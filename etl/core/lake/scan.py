@@ -1,0 +1,259 @@
+"""Reading a snapshot through Python: file pruning, input partitions, Arrow batches.
+
+Spark's native Parquet reader is faster and is used where it can reach the files (a local
+warehouse, see `Lake.read`); this path serves S3, catalog tables and ad-hoc
+`spark.read.format("rainforest_delta")` reads.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import operator
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from decimal import Decimal
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+from pyspark.sql.datasource import (
+    DataSourceReader,
+    EqualNullSafe,
+    EqualTo,
+    Filter,
+    GreaterThan,
+    GreaterThanOrEqual,
+    In,
+    InputPartition,
+    IsNotNull,
+    IsNull,
+    LessThan,
+    LessThanOrEqual,
+    Not,
+    StringContains,
+    StringEndsWith,
+    StringStartsWith,
+)
+from pyspark.sql.pandas.types import to_arrow_schema
+from pyspark.sql.types import StructType
+
+from etl.core.lake.encoding import comparable
+from etl.core.lake.log import Snapshot, SnapshotFile
+from etl.core.lake.storage import Storage
+
+OPEN_COST_BYTES = 4 * 1024 * 1024
+"""What opening a file costs in bytes read, as Spark's `spark.sql.files.openCostInBytes`."""
+MAX_PARTITION_BYTES = 128 * 1024 * 1024
+"""Largest input partition, as Spark's `spark.sql.files.maxPartitionBytes`."""
+BATCH_ROWS = 65_536
+
+# Delta truncates timestamp statistics to milliseconds, so a maximum may be up to 1 ms low.
+_STATS_TIMESTAMP_SLACK = dt.timedelta(milliseconds=1)
+_COMPARISONS: dict[type[Filter], Callable[[object, object], bool]] = {
+    EqualTo: operator.eq,
+    GreaterThan: operator.gt,
+    GreaterThanOrEqual: operator.ge,
+    LessThan: operator.lt,
+    LessThanOrEqual: operator.le,
+}
+
+
+@dataclass(frozen=True)
+class LakeInputPartition(InputPartition):
+    """The files one read task scans."""
+
+    files: tuple[SnapshotFile, ...]
+
+
+class LakeReader(DataSourceReader):
+    """Plans input partitions from a snapshot's file list and reads them with pyarrow."""
+
+    def __init__(
+        self,
+        *,
+        uri: str,
+        storage: Storage,
+        snapshot: Snapshot,
+        schema: StructType,
+        min_partitions: int,
+    ) -> None:
+        self._uri = uri
+        self._storage = storage
+        self._partition_by = snapshot.partition_by
+        self._files = snapshot.files
+        self._schema = to_arrow_schema(schema, timezone="UTC")
+        self._min_partitions = max(min_partitions, 1)
+
+    def pushFilters(self, filters: list[Filter]) -> Iterable[Filter]:
+        """Apply partition-column filters exactly here; skip files by statistics for the rest,
+        which go back to Spark to be applied to rows."""
+        for pushed in filters:
+            if self._is_partition_filter(pushed):
+                kept = _keep_partition_matches(self._files, pushed)
+                if kept is not None:
+                    self._files = kept
+                    continue
+            self._files = tuple(f for f in self._files if _may_match(pushed, f))
+            yield pushed
+
+    def partitions(self) -> Sequence[InputPartition]:
+        """Pack files into about `min_partitions` tasks or more, as Spark packs file splits."""
+        files = sorted(self._files, key=lambda f: f.size, reverse=True)
+        total = sum(f.size + OPEN_COST_BYTES for f in files)
+        target = min(MAX_PARTITION_BYTES, max(OPEN_COST_BYTES, total // self._min_partitions))
+        packed: list[LakeInputPartition] = []
+        current: list[SnapshotFile] = []
+        current_bytes = 0
+        for file in files:
+            cost = file.size + OPEN_COST_BYTES
+            if current and current_bytes + cost > target:
+                packed.append(LakeInputPartition(tuple(current)))
+                current, current_bytes = [], 0
+            current.append(file)
+            current_bytes += cost
+        if current or not packed:
+            packed.append(LakeInputPartition(tuple(current)))
+        return packed
+
+    def read(self, partition: InputPartition) -> Iterator[pa.RecordBatch]:
+        assert isinstance(partition, LakeInputPartition)
+        filesystem, root = self._storage.filesystem(self._uri)
+        data_names = [name for name in self._schema.names if name not in self._partition_by]
+        for file in partition.files:
+            with filesystem.open_input_file(f"{root}/{file.path}") as source:
+                parquet = pq.ParquetFile(source, pre_buffer=True)
+                stored = set(parquet.schema_arrow.names)
+                columns = [name for name in data_names if name in stored]
+                if columns:
+                    batches: Iterator[pa.RecordBatch] = parquet.iter_batches(
+                        batch_size=BATCH_ROWS, columns=columns, use_threads=False
+                    )
+                else:
+                    batches = _row_counts(parquet.metadata.num_rows)
+                for batch in batches:
+                    yield _conform(batch, self._schema, file.partition)
+
+    def _is_partition_filter(self, pushed: Filter) -> bool:
+        inner = pushed.child if isinstance(pushed, Not) else pushed
+        attribute = getattr(inner, "attribute", ())
+        return len(attribute) == 1 and attribute[0] in self._partition_by
+
+
+def _keep_partition_matches(
+    files: tuple[SnapshotFile, ...], pushed: Filter
+) -> tuple[SnapshotFile, ...] | None:
+    """Files whose partition satisfies `pushed`; None if it cannot be evaluated exactly here."""
+    try:
+        return tuple(f for f in files if _holds(pushed, f.partition))
+    except (TypeError, ValueError, NotImplementedError):
+        return None
+
+
+def _holds(pushed: Filter, values: Mapping[str, object]) -> bool:
+    return _truth(pushed, values) is True
+
+
+def _truth(pushed: Filter, values: Mapping[str, object]) -> bool | None:
+    """The filter's SQL truth value for a row with these column values (None is unknown)."""
+    if isinstance(pushed, Not):
+        inner = _truth(pushed.child, values)
+        return None if inner is None else not inner
+    value = _value(pushed, values)
+    if isinstance(pushed, IsNull):
+        return value is None
+    if isinstance(pushed, IsNotNull):
+        return value is not None
+    if isinstance(pushed, EqualNullSafe):
+        return value == comparable(pushed.value)
+    if value is None:
+        return None
+    if isinstance(pushed, In):
+        return value in {comparable(item) for item in pushed.value}
+    comparison = _COMPARISONS.get(type(pushed))
+    if comparison is not None:
+        return comparison(value, comparable(pushed.value))
+    if isinstance(pushed, StringStartsWith):
+        return str(value).startswith(pushed.value)
+    if isinstance(pushed, StringEndsWith):
+        return str(value).endswith(pushed.value)
+    if isinstance(pushed, StringContains):
+        return pushed.value in str(value)
+    raise NotImplementedError(type(pushed).__name__)
+
+
+def _value(pushed: Filter, values: Mapping[str, object]) -> object:
+    value = comparable(values.get(pushed.attribute[0]))
+    wanted = getattr(pushed, "value", None)
+    for item in wanted if isinstance(pushed, In) else (wanted,):
+        if value is not None and item is not None and _kind(value) != _kind(item):
+            # Python answers `date == "x"` with False; pruning on that would drop rows.
+            raise TypeError(f"cannot compare {value!r} with {item!r}")
+    return value
+
+
+def _kind(value: object) -> str:
+    if isinstance(value, bool):
+        return "bool"
+    if isinstance(value, int | float | Decimal):
+        return "number"
+    if isinstance(value, dt.datetime):
+        return "timestamp"
+    return type(value).__name__
+
+
+def _may_match(pushed: Filter, file: SnapshotFile) -> bool:
+    """False only when the file's min/max statistics prove no row satisfies `pushed`."""
+    attribute = getattr(pushed, "attribute", ())
+    if len(attribute) != 1 or not isinstance(pushed, (*_COMPARISONS, In)):
+        return True
+    low = comparable(file.min_values.get(attribute[0]))
+    high = comparable(file.max_values.get(attribute[0]))
+    if isinstance(high, dt.datetime):
+        high += _STATS_TIMESTAMP_SLACK
+    wanted = [pushed.value] if not isinstance(pushed, In) else list(pushed.value)
+    try:
+        return any(_in_range(pushed, comparable(value), low, high) for value in wanted)
+    except TypeError:
+        return True
+
+
+def _in_range(pushed: Filter, value: object, low: object, high: object) -> bool:
+    if value is None:
+        return True
+    if isinstance(pushed, EqualTo | In):
+        return (low is None or low <= value) and (high is None or value <= high)  # type: ignore[operator]
+    if isinstance(pushed, GreaterThan):
+        return high is None or high > value  # type: ignore[operator]
+    if isinstance(pushed, GreaterThanOrEqual):
+        return high is None or high >= value  # type: ignore[operator]
+    if isinstance(pushed, LessThan):
+        return low is None or low < value  # type: ignore[operator]
+    return low is None or low <= value  # type: ignore[operator]
+
+
+def _row_counts(rows: int) -> Iterator[pa.RecordBatch]:
+    """Empty-column batches carrying only row counts, for scans that need no stored column."""
+    for start in range(0, rows, BATCH_ROWS):
+        yield pa.record_batch([pa.nulls(min(BATCH_ROWS, rows - start))], names=["_"]).select([])
+
+
+def _conform(
+    batch: pa.RecordBatch, schema: pa.Schema, partition: Mapping[str, object]
+) -> pa.RecordBatch:
+    """`batch` in exactly the declared schema: partition columns as constants, columns the
+    file predates as nulls, types cast where a file stores a narrower or zoned variant."""
+    rows = batch.num_rows
+    names = set(batch.schema.names)
+    arrays = []
+    for field in schema:
+        if field.name in names:
+            array = batch.column(field.name)
+            if not array.type.equals(field.type):
+                array = array.cast(field.type)
+        elif field.name in partition and partition[field.name] is not None:
+            constant = pa.array([partition[field.name]], type=field.type)
+            array = constant.take(np.zeros(rows, dtype=np.int32))
+        else:
+            array = pa.nulls(rows, type=field.type)
+        arrays.append(array)
+    return pa.RecordBatch.from_arrays(arrays, schema=schema)

@@ -1,0 +1,223 @@
+"""Writing through Python: executors write Parquet files with pyarrow, the driver commits them.
+
+The files go straight to the table's storage; nothing is visible to readers until `commit`
+adds them to the log in one transaction, and `abort` (or the task itself, when it fails)
+deletes them, so a failed write leaves the previous version as it was.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+from pyarrow import fs
+from pyspark import TaskContext
+from pyspark.sql.datasource import DataSourceArrowWriter, WriterCommitMessage
+
+from etl.core.lake.encoding import encode_partition_value, file_stats, partition_dir
+from etl.core.lake.log import DataFile, WritePlan, commit, discard
+from etl.core.lake.storage import Storage
+
+ROW_GROUP_ROWS = 1_048_576
+"""Rows buffered per Parquet row group: Spark hands over 64k-row batches, and a row group per
+batch would mean small pages, weak dictionaries and a bloated footer."""
+
+PARQUET_OPTIONS: dict[str, object] = {
+    "compression": "snappy",  # Spark's default, so both writers produce comparable files
+    "store_decimal_as_integer": True,  # INT32/INT64 decimals, as Spark writes them
+    "write_page_index": False,
+}
+
+
+@dataclass(frozen=True)
+class FilesWritten(WriterCommitMessage):
+    """What one task wrote."""
+
+    files: tuple[DataFile, ...]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Receipt:
+    """The outcome of a commit, handed from Spark's commit process to the caller's process."""
+
+    version: int | None
+    rows: int
+    files: int
+
+    def save(self, path: str) -> None:
+        Path(path).write_text(json.dumps(self.__dict__))
+
+    @classmethod
+    def load(cls, path: str) -> Receipt:
+        return cls(**json.loads(Path(path).read_text()))
+
+
+class LakeWriter(DataSourceArrowWriter):
+    def __init__(self, *, plan: WritePlan, storage: Storage, receipt: str | None) -> None:
+        self._plan = plan
+        self._storage = storage
+        self._receipt = receipt
+        self._write_id = uuid.uuid4().hex[:12]
+
+    def write(self, iterator: Iterator[pa.RecordBatch]) -> FilesWritten:
+        context = TaskContext.get()
+        task = context.partitionId() if context is not None else 0
+        attempt = context.attemptNumber() if context is not None else 0
+        prefix = f"part-{task:05d}-{self._write_id}-{attempt}"
+        return FilesWritten(write_files(iterator, self._plan, self._storage, prefix=prefix))
+
+    def commit(self, messages: list[WriterCommitMessage | None]) -> None:
+        files = _files(messages)
+        try:
+            version = commit(self._plan, self._storage, files)
+        except BaseException:
+            discard(self._plan.uri, self._storage, [f.path for f in files])
+            raise
+        if self._receipt:
+            rows = sum(f.rows for f in files)
+            Receipt(version=version, rows=rows, files=len(files)).save(self._receipt)
+
+    def abort(self, messages: list[WriterCommitMessage | None]) -> None:
+        discard(self._plan.uri, self._storage, [f.path for f in _files(messages)])
+
+
+def _files(messages: list[WriterCommitMessage | None]) -> list[DataFile]:
+    return [file for m in messages if isinstance(m, FilesWritten) for file in m.files]
+
+
+def write_files(
+    batches: Iterator[pa.RecordBatch], plan: WritePlan, storage: Storage, *, prefix: str
+) -> tuple[DataFile, ...]:
+    """Write `batches` as one file per partition value; on failure, delete what was written."""
+    filesystem, root = storage.filesystem(plan.uri)
+    target = plan.schema
+    data_schema = plan.data_schema
+    open_files: dict[tuple[str | None, ...], _OpenFile] = {}
+    try:
+        for batch in batches:
+            if not batch.schema.equals(target):
+                batch = _conform(batch, target)
+            for values, part in _split(batch, plan.partition_by, data_schema.names):
+                key = tuple(values.values())
+                if key not in open_files:
+                    directory = partition_dir(values)
+                    name = f"{prefix}-{len(open_files):05d}.snappy.parquet"
+                    path = f"{directory}/{name}" if directory else name
+                    open_files[key] = _OpenFile(filesystem, root, path, values, data_schema)
+                open_files[key].add(part)
+        return tuple(handle.close() for handle in open_files.values())
+    except BaseException:
+        for handle in open_files.values():
+            handle.close_quietly()
+        discard(plan.uri, storage, [handle.path for handle in open_files.values()])
+        raise
+
+
+def _conform(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
+    """`batch` in the plan's schema: Spark's batches differ in nullability (a metadata-only
+    change) and may carry "Etc/UTC" timestamps (a cast)."""
+    columns = [
+        column if column.type.equals(field.type) else column.cast(field.type)
+        for column, field in zip(batch.columns, target, strict=True)
+    ]
+    return pa.RecordBatch.from_arrays(columns, schema=target)
+
+
+def _split(
+    batch: pa.RecordBatch, partition_by: tuple[str, ...], data_names: list[str]
+) -> Iterator[tuple[dict[str, str | None], pa.RecordBatch]]:
+    """The batch's rows grouped by partition value, as (encoded values, data columns) pairs.
+
+    Vectorised: partition columns are dictionary-encoded into one integer code per row, so a
+    batch costs a sort of integers, not Python work per row.
+    """
+    data = batch.select(data_names)
+    if not partition_by:
+        yield {}, data
+        return
+    if batch.num_rows == 0:
+        return
+    codes = np.zeros(batch.num_rows, dtype=np.int64)
+    for name in partition_by:
+        encoded = pc.dictionary_encode(batch.column(name), null_encoding="encode")
+        indices = encoded.indices.to_numpy(zero_copy_only=False).astype(np.int64)
+        codes = codes * len(encoded.dictionary) + indices
+    if (codes == codes[0]).all():
+        yield _partition_values(batch, partition_by, 0), data
+        return
+    order = np.argsort(codes, kind="stable")
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(codes[order])) + 1, [len(order)]))
+    for start, end in itertools.pairwise(starts):
+        rows = order[start:end]
+        yield _partition_values(batch, partition_by, int(rows[0])), data.take(pa.array(rows))
+
+
+def _partition_values(
+    batch: pa.RecordBatch, partition_by: tuple[str, ...], row: int
+) -> dict[str, str | None]:
+    return {name: encode_partition_value(batch.column(name)[row].as_py()) for name in partition_by}
+
+
+class _OpenFile:
+    """One data file being written: batches are buffered into large row groups."""
+
+    def __init__(
+        self,
+        filesystem: fs.FileSystem,
+        root: str,
+        path: str,
+        partition_values: dict[str, str | None],
+        schema: pa.Schema,
+    ) -> None:
+        self.path = path
+        self._partition_values = partition_values
+        self._schema = schema
+        full_path = f"{root}/{path}"
+        if isinstance(filesystem, fs.LocalFileSystem):
+            # Object stores have no directories; a local folder must exist before its files.
+            filesystem.create_dir(full_path.rsplit("/", 1)[0], recursive=True)
+        self._sink = filesystem.open_output_stream(full_path)
+        self._writer = pq.ParquetWriter(self._sink, schema, **PARQUET_OPTIONS)
+        self._buffer: list[pa.RecordBatch] = []
+        self._buffered_rows = 0
+
+    def add(self, batch: pa.RecordBatch) -> None:
+        self._buffer.append(batch)
+        self._buffered_rows += batch.num_rows
+        if self._buffered_rows >= ROW_GROUP_ROWS:
+            self._flush()
+
+    def close(self) -> DataFile:
+        self._flush()
+        self._writer.close()
+        size = self._sink.tell()
+        self._sink.close()
+        metadata = self._writer.writer.metadata
+        return DataFile(
+            path=self.path,
+            size=size,
+            rows=metadata.num_rows,
+            partition_values=self._partition_values,
+            stats=file_stats(metadata, self._schema),
+        )
+
+    def close_quietly(self) -> None:
+        for close in (self._writer.close, self._sink.close):
+            try:
+                close()
+            except Exception:  # the write already failed; its error is the one to report
+                continue
+
+    def _flush(self) -> None:
+        if self._buffer:
+            table = pa.Table.from_batches(self._buffer, schema=self._schema)
+            self._writer.write_table(table, row_group_size=max(table.num_rows, 1))
+            self._buffer, self._buffered_rows = [], 0
