@@ -1,0 +1,270 @@
+"""Toy tables end to end: Table + Registry + run_pipeline on the real Lake in a fresh warehouse."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import UTC, date, datetime
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
+
+from etl.core.dataset import ETLDataSet, TableSpec
+from etl.core.lake import Lake
+from etl.core.pipeline import new_context, run_pipeline
+from etl.core.registry import Registry
+from etl.core.settings import Settings
+from etl.core.table import RunContext, Table
+
+pytestmark = pytest.mark.spark
+
+CUSTOMERS = [(1, "ada", "BR"), (2, "bo", "BR"), (3, "cy", "PE")]
+CUSTOMER_SCHEMA = "customer_id int, name string, country string"
+
+
+class ToyCustomers(Table):
+    """One row per customer; a source table, so it reads from outside the lake."""
+
+    spec = TableSpec(
+        name="toy_customers",
+        layer="bronze",
+        grain="one row per customer",
+        primary_keys=("customer_id",),
+    )
+
+    def extract(self) -> dict[str, DataFrame]:
+        return {"raw": self.context.spark.createDataFrame(CUSTOMERS, CUSTOMER_SCHEMA)}
+
+    def transform(self, **sources: DataFrame) -> DataFrame:
+        return sources["raw"].withColumn("name", F.initcap("name"))
+
+
+class ToyCustomersWithDuplicates(ToyCustomers):
+    """The same table, but its source now repeats customer 1."""
+
+    def extract(self) -> dict[str, DataFrame]:
+        rows = [*CUSTOMERS, CUSTOMERS[0]]
+        return {"raw": self.context.spark.createDataFrame(rows, CUSTOMER_SCHEMA)}
+
+
+class ToyCustomersByCountry(Table):
+    """One row per country."""
+
+    spec = TableSpec(
+        name="toy_customers_by_country",
+        layer="gold",
+        grain="one row per country",
+        primary_keys=("country",),
+        upstream=("toy_customers",),
+    )
+
+    def transform(self, toy_customers: DataFrame) -> DataFrame:
+        return toy_customers.groupBy("country").agg(F.count(F.lit(1)).alias("customers"))
+
+
+class ToyPriceSnapshots(Table):
+    """One row per sku per snapshot date; each run adds the snapshot of its run date."""
+
+    spec = TableSpec(
+        name="toy_price_snapshots",
+        layer="bronze",
+        grain="one row per sku per snapshot date",
+        primary_keys=("snapshot_date", "sku"),
+        partition_by=("snapshot_date",),
+        mode="overwrite_partitions",
+    )
+
+    def extract(self) -> dict[str, DataFrame]:
+        day = self.context.run_ts.date()
+        rows = [(day, sku, float(day.day)) for sku in ("a", "b")]
+        schema = "snapshot_date date, sku string, price_usd double"
+        return {"prices": self.context.spark.createDataFrame(rows, schema)}
+
+    def transform(self, **sources: DataFrame) -> DataFrame:
+        return sources["prices"]
+
+
+class ToyBatches(Table):
+    """One row per item per batch; partitioned by an integer."""
+
+    spec = TableSpec(
+        name="toy_batches",
+        layer="bronze",
+        grain="one row per item per batch",
+        primary_keys=("batch", "item"),
+        partition_by=("batch",),
+        mode="append",
+    )
+
+
+class ToyTagged(Table):
+    """One row per tag and number; partitioned by free text."""
+
+    spec = TableSpec(
+        name="toy_tagged",
+        layer="silver",
+        grain="one row per tag and number",
+        primary_keys=("tag", "n"),
+        partition_by=("tag",),
+    )
+
+
+def rows(dataset: ETLDataSet, *columns: str) -> list[tuple[object, ...]]:
+    return sorted(tuple(row[c] for c in columns) for row in dataset.curr_data.collect())
+
+
+def on_day(context: RunContext, day: int) -> RunContext:
+    return dataclasses.replace(context, run_ts=datetime(2024, 1, day, 6, tzinfo=UTC))
+
+
+def test_pipeline_builds_source_then_downstream(
+    spark: SparkSession, local_settings: Settings
+) -> None:
+    context = new_context(spark, local_settings, Registry([ToyCustomersByCountry, ToyCustomers]))
+
+    summary = run_pipeline(context)
+
+    assert [(o.name, o.status, o.rows, o.version) for o in summary.outcomes] == [
+        ("toy_customers", "ok", 3, 0),
+        ("toy_customers_by_country", "ok", 2, 0),
+    ], summary.failures()
+    customers = ToyCustomers(context)
+    assert customers.storage_path == f"{local_settings.warehouse_uri}/bronze/toy_customers"
+    assert context.lake.exists(customers.storage_path)
+    assert rows(customers.read(), "customer_id", "name") == [(1, "Ada"), (2, "Bo"), (3, "Cy")]
+    by_country = ToyCustomersByCountry(context).read()
+    assert rows(by_country, "country", "customers") == [("BR", 2), ("PE", 1)]
+
+
+def test_downstream_reads_upstream_from_the_lake(
+    spark: SparkSession, local_settings: Settings
+) -> None:
+    context = new_context(spark, local_settings, Registry([ToyCustomers, ToyCustomersByCountry]))
+    in_lake = spark.createDataFrame([(7, "Zed", "CL")], CUSTOMER_SCHEMA)
+    context.lake.write(
+        in_lake,
+        ToyCustomers(context).storage_path,
+        mode="overwrite",
+        partition_by=(),
+        table_format="delta",
+    )
+
+    result = ToyCustomersByCountry(context).run()  # not toy_customers' transform: its stored data
+
+    assert result.rows == 1
+    assert rows(ToyCustomersByCountry(context).read(), "country", "customers") == [("CL", 1)]
+
+
+def test_rerun_overwrites(spark: SparkSession, local_settings: Settings) -> None:
+    context = new_context(spark, local_settings, Registry([ToyCustomers, ToyCustomersByCountry]))
+
+    run_pipeline(context)
+    summary = run_pipeline(context)
+
+    assert [(o.status, o.version) for o in summary.outcomes] == [("ok", 1), ("ok", 1)]
+    assert ToyCustomers(context).read().curr_data.count() == 3
+    by_country = ToyCustomersByCountry(context).read()
+    assert rows(by_country, "country", "customers") == [("BR", 2), ("PE", 1)]
+
+
+def test_partitioned_snapshots(spark: SparkSession, local_settings: Settings) -> None:
+    context = new_context(spark, local_settings, Registry([ToyPriceSnapshots]))
+    first, second = date(2024, 1, 9), date(2024, 1, 10)
+
+    assert run_pipeline(on_day(context, 9)).ok
+    assert run_pipeline(on_day(context, 10)).ok
+
+    table = ToyPriceSnapshots(context)
+    columns = ("snapshot_date", "sku", "price_usd")
+    day_one = [(first, "a", 9.0), (first, "b", 9.0)]
+    day_two = [(second, "a", 10.0), (second, "b", 10.0)]
+    assert rows(table.read(), *columns) == day_two, "latest partition only"
+    assert rows(table.read(partition_values={"snapshot_date": first}), *columns) == day_one
+    assert rows(table.read(version=0), *columns) == day_one
+    assert rows(table.read(version=1), *columns) == day_one + day_two
+    assert rows(table.read(columns=["sku"]), "sku") == [("a",), ("b",)]
+
+
+def test_rerunning_a_snapshot_replaces_only_its_partition(
+    spark: SparkSession, local_settings: Settings
+) -> None:
+    context = new_context(spark, local_settings, Registry([ToyPriceSnapshots]))
+
+    for day in (9, 10, 10):
+        assert run_pipeline(on_day(context, day)).ok
+
+    everything = ToyPriceSnapshots(context).read(version=2)
+    assert (
+        rows(everything, "snapshot_date") == [(date(2024, 1, 9),)] * 2 + [(date(2024, 1, 10),)] * 2
+    )
+
+
+def test_latest_partition_compares_values_not_text(
+    spark: SparkSession, local_settings: Settings
+) -> None:
+    """Batch 10 is newer than batch 9, although "10" < "9" as text."""
+    context = new_context(spark, local_settings, Registry([ToyBatches]))
+    table = ToyBatches(context)
+    for batch in (9, 10):
+        data = spark.createDataFrame([(batch, "x")], "batch int, item string")
+        context.lake.write(
+            data, table.storage_path, mode="append", partition_by=("batch",), table_format="delta"
+        )
+
+    assert rows(table.read(), "batch", "item") == [(10, "x")]
+
+
+TRICKY_VALUES = ["x' OR '1'='1", 'say "hi"', "a/b=c%20d", "1=1; DROP TABLE t --", "plain"]
+
+
+def test_partition_values_are_bound_not_pasted(
+    spark: SparkSession, local_settings: Settings
+) -> None:
+    context = new_context(spark, local_settings, Registry([ToyTagged]))
+    table = ToyTagged(context)
+    data = spark.createDataFrame(
+        [(tag, n) for n, tag in enumerate(TRICKY_VALUES)], "tag string, n int"
+    )
+    context.lake.write(
+        data, table.storage_path, mode="overwrite", partition_by=("tag",), table_format="delta"
+    )
+
+    for n, tag in enumerate(TRICKY_VALUES):
+        assert rows(table.read(partition_values={"tag": tag}), "tag", "n") == [(tag, n)]
+    assert table.read(partition_values={"tag": "x"}).curr_data.count() == 0
+
+    # Replacing those partitions must retire their old files, not keep them beside the new.
+    replacement = spark.createDataFrame([(t, -1) for t in TRICKY_VALUES], "tag string, n int")
+    context.lake.write(
+        replacement, table.storage_path, mode="overwrite_partitions", partition_by=("tag",)
+    )
+    for tag in TRICKY_VALUES:
+        assert rows(table.read(partition_values={"tag": tag}), "tag", "n") == [(tag, -1)]
+
+
+def test_failed_validation_keeps_the_previous_version(
+    spark: SparkSession, local_settings: Settings
+) -> None:
+    good = new_context(spark, local_settings, Registry([ToyCustomers]))
+    assert run_pipeline(good).ok
+
+    summary = run_pipeline(
+        new_context(spark, local_settings, Registry([ToyCustomersWithDuplicates]))
+    )
+
+    [failure] = summary.failures()
+    assert failure.name == "toy_customers"
+    assert "bronze.toy_customers" in failure.message
+    assert "customer_id=1 (2x)" in failure.message
+    table = ToyCustomers(good)
+    assert rows(table.read(), "customer_id") == [(1,), (2,), (3,)]
+    assert len(list(good.lake.history(table.storage_path))) == 1
+
+
+def test_new_context_uses_the_real_lake(spark: SparkSession, local_settings: Settings) -> None:
+    first = new_context(spark, local_settings, Registry())
+    second = new_context(spark, local_settings, Registry())
+
+    assert isinstance(first.lake, Lake)
+    assert first.run_id != second.run_id
+    assert first.run_ts.tzinfo is not None
