@@ -1,0 +1,115 @@
+"""Bronze extraction of the largest upstream table against a plain COPY of it, in one run.
+
+    python -m benchmarks.extract --scale 10
+
+Loads scale-N data into a throwaway local Postgres (and reports how long generation and
+loading took), then alternates rounds of two measurements on the largest table, both of
+which read the whole table out of Postgres and discard it: the bronze table's own `extract`
+(the partitioned JDBC read the pipeline uses) into Spark's `noop` sink, and
+`COPY (SELECT * FROM rainforest.<table>) TO STDOUT` through psycopg2 into a null sink.
+Each round also times the whole bronze build (extract, lineage, validation, Delta commit)
+for the record. A warm-up runs first, so JVM start-up counts for neither side. The last
+line is `extract_ratio=X`: median extraction rows/s over median COPY rows/s.
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import psycopg2
+from psycopg2 import sql
+
+from datagen import generate, load, row_counts
+from etl.core.pipeline import new_context, run_pipeline
+from etl.core.registry import Registry
+from etl.core.session import build_session
+from etl.core.settings import Settings
+from etl.services.postgres import LocalPostgres
+
+
+class _NullSink:
+    """A file that keeps nothing, so the baseline measures the database and the driver alone."""
+
+    def write(self, data: bytes) -> int:
+        return len(data)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scale", type=float, default=10.0)
+    parser.add_argument("--seed", type=int, default=42)
+    parser.add_argument("--rounds", type=int, default=3)
+    args = parser.parse_args()
+
+    folder = Path(tempfile.mkdtemp(prefix="rainforest-extract-"))
+    # A server of its own; it moves to a free port if the default one is taken.
+    server = LocalPostgres(Settings(state_dir=folder / "state", pg_dsn=None))
+    try:
+        dsn = server.up()
+        started = time.perf_counter()
+        tables = generate(scale=args.scale, seed=args.seed)
+        generated = time.perf_counter() - started
+        load(dsn, tables, mode="reset")
+        loaded = time.perf_counter() - started - generated
+        counts = row_counts(tables)
+        largest = max(counts, key=counts.__getitem__)
+        print(
+            f"scale {args.scale:g}: {sum(counts.values()):,} rows generated in {generated:.1f} s, "
+            f"loaded in {loaded:.1f} s; largest table {largest} ({counts[largest]:,} rows)"
+        )
+
+        settings = Settings(warehouse=str(folder / "lakehouse"), pg_dsn=dsn)
+        spark = build_session(settings, app_name="extract-benchmark")
+        registry = Registry.discover()
+
+        def build() -> float:
+            summary = run_pipeline(new_context(spark, settings, registry), [largest])
+            assert summary.ok, summary.failures()
+            return summary.outcomes[0].rows or 0
+
+        def extract() -> float:
+            table = registry.get(largest)(new_context(spark, settings, registry))
+            table.extract()["source"].write.format("noop").mode("overwrite").save()
+            return counts[largest]
+
+        def copy() -> float:
+            statement = sql.SQL("COPY (SELECT * FROM {}) TO STDOUT").format(
+                sql.Identifier("rainforest", largest)
+            )
+            with psycopg2.connect(dsn) as conn, conn.cursor() as cursor:
+                cursor.copy_expert(statement, _NullSink())
+                return cursor.rowcount
+
+        build()
+        extract_rates: list[float] = []
+        copy_rates: list[float] = []
+        build_rates: list[float] = []
+        for round_number in range(1, args.rounds + 1):
+            pair = [(extract, extract_rates), (copy, copy_rates)]
+            for measure, rates in [
+                *(pair if round_number % 2 else reversed(pair)),
+                (build, build_rates),
+            ]:
+                started = time.perf_counter()
+                rows = measure()
+                rates.append(rows / (time.perf_counter() - started))
+            print(
+                f"round {round_number}: extract {extract_rates[-1]:,.0f} rows/s, "
+                f"COPY {copy_rates[-1]:,.0f} rows/s, "
+                f"whole bronze build {build_rates[-1]:,.0f} rows/s"
+            )
+        spark.stop()
+    finally:
+        server.down()
+        shutil.rmtree(folder, ignore_errors=True)
+    ratio = statistics.median(extract_rates) / statistics.median(copy_rates)
+    print(f"extract_ratio={ratio:.2f}")
+
+
+if __name__ == "__main__":
+    main()
