@@ -7,8 +7,9 @@ RAINFOREST := $(VENV)/bin/rainforest
 JDBC_JAR := /usr/share/java/postgresql.jar
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+SERVE_PORT ?= 10000
 
-.PHONY: install jdbc-driver setup test test-unit test-integration test-e2e lint format clean
+.PHONY: install jdbc-driver setup project serve test test-unit test-integration test-e2e lint format clean
 
 install: $(STAMP) jdbc-driver
 
@@ -35,6 +36,14 @@ jdbc-driver:
 setup: install
 	$(RAINFOREST) db up
 	$(RAINFOREST) datagen --scale 1 --if-empty
+
+# The whole pipeline on the embedded default, then the first rows of both reports.
+project: setup
+	$(RAINFOREST) run --show daily_order_report --show daily_category_report
+
+# JDBC/ODBC for BI tools on 127.0.0.1:$(SERVE_PORT) until Ctrl-C (background it with `make serve &`).
+serve: install
+	$(RAINFOREST) serve --port $(SERVE_PORT)
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

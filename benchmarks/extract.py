@@ -15,21 +15,17 @@ line is `extract_ratio=X`: median extraction rows/s over median COPY rows/s.
 from __future__ import annotations
 
 import argparse
-import shutil
 import statistics
-import tempfile
 import time
-from pathlib import Path
 
 import psycopg2
 from psycopg2 import sql
 
-from datagen import generate, load, row_counts
+from benchmarks._upstream import upstream_database
 from etl.core.pipeline import new_context, run_pipeline
 from etl.core.registry import Registry
 from etl.core.session import build_session
 from etl.core.settings import Settings
-from etl.services.postgres import LocalPostgres
 
 
 class _NullSink:
@@ -46,24 +42,12 @@ def main() -> None:
     parser.add_argument("--rounds", type=int, default=3)
     args = parser.parse_args()
 
-    folder = Path(tempfile.mkdtemp(prefix="rainforest-extract-"))
-    # A server of its own; it moves to a free port if the default one is taken.
-    server = LocalPostgres(Settings(state_dir=folder / "state", pg_dsn=None))
-    try:
-        dsn = server.up()
-        started = time.perf_counter()
-        tables = generate(scale=args.scale, seed=args.seed)
-        generated = time.perf_counter() - started
-        load(dsn, tables, mode="reset")
-        loaded = time.perf_counter() - started - generated
-        counts = row_counts(tables)
+    with upstream_database(scale=args.scale, seed=args.seed) as upstream:
+        counts = upstream.counts
         largest = max(counts, key=counts.__getitem__)
-        print(
-            f"scale {args.scale:g}: {sum(counts.values()):,} rows generated in {generated:.1f} s, "
-            f"loaded in {loaded:.1f} s; largest table {largest} ({counts[largest]:,} rows)"
-        )
-
-        settings = Settings(warehouse=str(folder / "lakehouse"), pg_dsn=dsn)
+        print(f"largest table: {largest} ({counts[largest]:,} rows)")
+        dsn = upstream.dsn
+        settings = Settings(warehouse=str(upstream.folder / "lakehouse"), pg_dsn=dsn)
         spark = build_session(settings, app_name="extract-benchmark")
         registry = Registry.discover()
 
@@ -104,9 +88,6 @@ def main() -> None:
                 f"whole bronze build {build_rates[-1]:,.0f} rows/s"
             )
         spark.stop()
-    finally:
-        server.down()
-        shutil.rmtree(folder, ignore_errors=True)
     ratio = statistics.median(extract_rates) / statistics.median(copy_rates)
     print(f"extract_ratio={ratio:.2f}")
 

@@ -9,6 +9,8 @@ import typer
 from etl.cli import db
 from etl.cli._output import console, exits_cleanly
 from etl.cli.datagen import datagen
+from etl.cli.serve import serve
+from etl.cli.sql import sql
 from etl.core.registry import Registry
 
 app = typer.Typer(
@@ -18,6 +20,8 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db", help="The local upstream Postgres server.")
 app.command()(datagen)
+app.command()(sql)
+app.command()(serve)
 
 
 @app.command()
@@ -27,6 +31,11 @@ def run(
         list[str] | None,
         typer.Argument(help="Tables to build, with what they need; none means every table."),
     ] = None,
+    show: Annotated[
+        list[str] | None,
+        typer.Option(help="A view or table to print the first rows of after the run; repeatable."),
+    ] = None,
+    show_rows: Annotated[int, typer.Option(min=1, help="Rows printed per --show.")] = 10,
 ) -> None:
     """Build tables in dependency order, each once, and print a per-table summary."""
     from etl.core.pipeline import ProgressPrinter, new_context, run_pipeline
@@ -45,6 +54,14 @@ def run(
         failed = ", ".join(o.name for o in summary.failures())
         console.print(f"[red]Run {summary.run_id} failed: {failed}[/]")
         raise typer.Exit(1)
+    if show:
+        from etl.cli.sql import open_catalog, print_table
+
+        catalog = open_catalog(spark, settings)
+        with catalog.explained_errors():
+            for name in show:
+                console.print(f"\n[bold]{name}[/] (first {show_rows} rows)")
+                print_table(catalog.spark.table(name), show_rows)
 
 
 @app.command("tables")

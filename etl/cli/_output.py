@@ -8,6 +8,7 @@ from typing import ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from etl.core.errors import RainforestError
 
@@ -26,7 +27,7 @@ def exits_cleanly(command: Callable[P, R]) -> Callable[P, R]:
         try:
             return command(*args, **kwargs)
         except RainforestError as error:
-            error_console.print(f"[red]error:[/] {error}")
+            error_console.print("[red]error:[/]", escape(str(error)))
             raise typer.Exit(1) from None
 
     return wrapper
