@@ -8,6 +8,15 @@ JDBC_JAR := /usr/share/java/postgresql.jar
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 SERVE_PORT ?= 10000
+COMPOSE := docker compose
+# `make up`, `down` and `status` use docker compose when a Docker engine answers, else the
+# native stack (`rainforest stack`).
+DOCKER_ANSWERS := docker info >/dev/null 2>&1
+
+# `make project PROFILE=cluster` runs on the stack of `make up` (any target: RAINFOREST_PROFILE).
+ifdef PROFILE
+export RAINFOREST_PROFILE := $(PROFILE)
+endif
 
 .PHONY: install jdbc-driver setup project serve test test-unit test-integration test-e2e lint format clean
 
@@ -16,7 +25,8 @@ install: $(STAMP) jdbc-driver
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	$(PY) -m pip install --quiet -e '.[dev]'
+	# compat mode: a plain path entry, so Spark's scan for pyspark_* data sources sees the package.
+	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	@touch $(STAMP)
 
 # Debian's package gives Spark its Postgres JDBC driver; without root or apt-get,
@@ -44,6 +54,23 @@ project: setup
 # JDBC/ODBC for BI tools on 127.0.0.1:$(SERVE_PORT) until Ctrl-C (background it with `make serve &`).
 serve: install
 	$(RAINFOREST) serve --port $(SERVE_PORT)
+
+.PHONY: up down status
+
+# Spark master, two workers, history server, S3 (MinIO or moto_server) and Postgres.
+up:
+	@if $(DOCKER_ANSWERS); then $(COMPOSE) up -d --build; fi
+	@$(DOCKER_ANSWERS) || $(MAKE) --no-print-directory install
+	@$(DOCKER_ANSWERS) || $(RAINFOREST) stack up
+
+down:
+	@if $(DOCKER_ANSWERS); then $(COMPOSE) down; \
+	elif [ -x $(RAINFOREST) ]; then $(RAINFOREST) stack down; fi
+
+status:
+	@if $(DOCKER_ANSWERS); then $(COMPOSE) ps; \
+	elif [ -x $(RAINFOREST) ]; then $(RAINFOREST) stack status; \
+	else echo "Not installed yet: run make up"; fi
 
 test: install
 	$(PY) -m pytest $(PYTEST_ARGS)

@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import os
+import socket
 import sys
+from pathlib import Path
+from urllib.parse import urlparse
 
 from pyspark.sql import SparkSession
 
+from etl.core.errors import ServiceUnavailableError
 from etl.core.settings import Settings
 
 DEFAULT_APP_NAME = "rainforest"
+LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
+_LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
 
 def spark_conf(settings: Settings, *, app_name: str = DEFAULT_APP_NAME) -> dict[str, str]:
@@ -24,6 +30,7 @@ def spark_conf(settings: Settings, *, app_name: str = DEFAULT_APP_NAME) -> dict[
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
         "spark.ui.enabled": str(settings.spark_ui).lower(),
         "spark.ui.showConsoleProgress": "false",
+        "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
         # Python data source readers implementing pushFilters fail while this is off.
         "spark.sql.python.filterPushdown.enabled": "true",
         # Delta wants microsecond timestamps; Spark's INT96 default is not in the protocol.
@@ -39,6 +46,17 @@ def spark_conf(settings: Settings, *, app_name: str = DEFAULT_APP_NAME) -> dict[
     if settings.spark_event_log_dir:
         conf["spark.eventLog.enabled"] = "true"
         conf["spark.eventLog.dir"] = settings.spark_event_log_dir
+    if settings.profile == "cluster":
+        # One executor per worker, as large as the worker offers.
+        conf["spark.executor.cores"] = str(settings.stack_worker_cores)
+        conf["spark.executor.memory"] = settings.stack_worker_memory
+    if settings.spark_master.startswith("local") or (
+        _master_address(settings.spark_master)[0] in _LOOPBACK_HOSTS
+    ):
+        # Executors of a loopback master connect back to the driver on loopback too, whatever
+        # the machine's host name resolves to.
+        conf["spark.driver.host"] = "127.0.0.1"
+        conf["spark.driver.bindAddress"] = "127.0.0.1"
     return conf
 
 
@@ -51,9 +69,33 @@ def build_session(settings: Settings, *, app_name: str = DEFAULT_APP_NAME) -> Sp
     # Python workers (UDFs, the lake data source) start from PYSPARK_PYTHON, which
     # spark.pyspark.python does not reliably override in local mode.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
+    _check_master_answers(settings.spark_master)
     builder = SparkSession.builder
     for key, value in spark_conf(settings, app_name=app_name).items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def _master_address(master: str) -> tuple[str | None, int | None]:
+    """Host and port of a `spark://host:port` master; (None, None) for local masters and for
+    lists of standby masters, which Spark resolves itself."""
+    parsed = urlparse(master)
+    if parsed.scheme != "spark" or "," in parsed.netloc:
+        return None, None
+    return parsed.hostname, parsed.port
+
+
+def _check_master_answers(master: str) -> None:
+    """Fail at once with what to do, instead of Spark retrying an absent master for a minute."""
+    host, port = _master_address(master)
+    if host is None or port is None:
+        return
+    try:
+        socket.create_connection((host, port), timeout=5).close()
+    except OSError:
+        raise ServiceUnavailableError(
+            f"The Spark master {master} does not answer: start the native stack with "
+            "`rainforest stack up` (or `make up`), or set RAINFOREST_SPARK_MASTER."
+        ) from None
