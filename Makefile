@@ -8,6 +8,7 @@ JDBC_JAR := /usr/share/java/postgresql.jar
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 SERVE_PORT ?= 10000
+SHOW_REPORTS := --show daily_order_report --show daily_category_report
 COMPOSE := docker compose
 # `make up`, `down` and `status` use docker compose when a Docker engine answers, else the
 # native stack (`rainforest stack`).
@@ -22,10 +23,11 @@ endif
 
 install: $(STAMP) jdbc-driver
 
+# Editable in compat mode: a plain path entry, which Spark's scan for pyspark_* data sources
+# sees (the default import hook is invisible to it outside the repo root).
 $(STAMP): pyproject.toml
 	@test -x $(PY) || python3 -m venv $(VENV)
 	$(PY) -m pip install --quiet --upgrade pip
-	# compat mode: a plain path entry, so Spark's scan for pyspark_* data sources sees the package.
 	$(PY) -m pip install --quiet -e '.[dev]' --config-settings editable_mode=compat
 	@touch $(STAMP)
 
@@ -41,15 +43,22 @@ jdbc-driver:
 	  fi; \
 	fi
 
+# With a Docker engine and the compose stack of `make up` running, `setup` and `project` run
+# in its spark-master container (against its Postgres, MinIO and workers); otherwise natively.
+COMPOSE_RUNNING := $(DOCKER_ANSWERS) && [ -n "$$($(COMPOSE) ps -q spark-master 2>/dev/null)" ]
+IN_COMPOSE := $(COMPOSE) exec spark-master rainforest
+
 # The upstream database: the local server (unless RAINFOREST_PG_DSN names another),
 # the schema, and scale-1 data when it holds none yet.
-setup: install
-	$(RAINFOREST) db up
-	$(RAINFOREST) datagen --scale 1 --if-empty
+setup:
+	@if $(COMPOSE_RUNNING); then $(IN_COMPOSE) datagen --scale 1 --if-empty; \
+	else $(MAKE) --no-print-directory install && $(RAINFOREST) db up \
+	  && $(RAINFOREST) datagen --scale 1 --if-empty; fi
 
 # The whole pipeline on the embedded default, then the first rows of both reports.
 project: setup
-	$(RAINFOREST) run --show daily_order_report --show daily_category_report
+	@if $(COMPOSE_RUNNING); then $(IN_COMPOSE) run $(SHOW_REPORTS); \
+	else $(RAINFOREST) run $(SHOW_REPORTS); fi
 
 # JDBC/ODBC for BI tools on 127.0.0.1:$(SERVE_PORT) until Ctrl-C (background it with `make serve &`).
 serve: install
