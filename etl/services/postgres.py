@@ -22,7 +22,6 @@ others (traverse, not list) so that user can reach them.
 
 from __future__ import annotations
 
-import fcntl
 import importlib.util
 import os
 import pwd
@@ -31,8 +30,7 @@ import socket
 import stat
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -43,6 +41,7 @@ from psycopg2 import sql
 
 from etl.core.errors import ConfigError, ServiceUnavailableError
 from etl.core.settings import Settings
+from etl.services.state import locked
 
 DATABASE = "rainforest"
 USER = "rainforest"
@@ -162,16 +161,8 @@ class LocalPostgres:
             log_file=self.log_file,
         )
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Serialise `up` and `down` between processes, e.g. two `make` targets at once."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            with (self.root / ".lock").open("a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                yield
-        except PermissionError as error:
-            raise self._foreign_state_error() from error
+    def _locked(self) -> AbstractContextManager[None]:
+        return locked(self.root, foreign=self._foreign_state_error)
 
     def _foreign_state_error(self) -> ConfigError:
         return ConfigError(

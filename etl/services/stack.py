@@ -22,7 +22,6 @@ moto_server keeps objects in memory, so `down` loses a lake written to it; MinIO
 
 from __future__ import annotations
 
-import fcntl
 import importlib.util
 import json
 import os
@@ -35,8 +34,8 @@ import sys
 import time
 import urllib.error
 import urllib.request
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, suppress
+from collections.abc import Callable
+from contextlib import AbstractContextManager, suppress
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -53,6 +52,7 @@ from etl.core.settings import (
     stack_event_log_dir,
 )
 from etl.services.postgres import LocalPostgres, mask_dsn
+from etl.services.state import locked
 
 START_TIMEOUT_S = 180
 STOP_TIMEOUT_S = 20
@@ -218,19 +218,14 @@ class NativeStack:
             live["postgres"] = postgres.pid
         return {name: pid for name, pid in live.items() if pid is not None}
 
-    @contextmanager
-    def _locked(self) -> Iterator[None]:
-        """Serialise `up` and `down` between processes, e.g. two terminals or `make` targets."""
-        try:
-            self.root.mkdir(parents=True, exist_ok=True)
-            with (self.root / ".lock").open("a") as lock:
-                fcntl.flock(lock, fcntl.LOCK_EX)
-                yield
-        except PermissionError as error:
-            raise ConfigError(
-                f"{self.root} belongs to another user (was the stack started with sudo?): run "
-                "this command as that user, or set RAINFOREST_STATE_DIR to a folder of your own."
-            ) from error
+    def _locked(self) -> AbstractContextManager[None]:
+        return locked(self.root, foreign=self._foreign_state_error)
+
+    def _foreign_state_error(self) -> ConfigError:
+        return ConfigError(
+            f"{self.root} belongs to another user (was the stack started with sudo?): run "
+            "this command as that user, or set RAINFOREST_STATE_DIR to a folder of your own."
+        )
 
     def _pid_file(self, daemon: _Daemon) -> Path:
         return self.root / f"{daemon.name}.pid"
