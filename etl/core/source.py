@@ -127,6 +127,9 @@ def read_postgres_table(
         .option("dbtable", f'"{schema}"."{table}"')
         .option("driver", "org.postgresql.Driver")
         .option("fetchsize", FETCH_SIZE)
+        # Binary results from the first execution: each range query runs once, and the
+        # driver's default (binary only after 5 runs) makes it parse every value from text.
+        .option("prepareThreshold", "-1")
         .options(**properties)
     )
     partitions = min(MAX_PARTITIONS, max(1, math.ceil(rows / ROWS_PER_PARTITION)))
