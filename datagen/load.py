@@ -8,21 +8,18 @@ database as it was, and a reset together with its reload is atomic too.
 from __future__ import annotations
 
 import io
-from collections.abc import Iterator
-from contextlib import contextmanager
 from importlib.resources import files
 from typing import TYPE_CHECKING, Literal
 
-import psycopg2
 import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg2 import sql
-from psycopg2.extensions import parse_dsn
 
-from etl.core.errors import ConfigError, ServiceUnavailableError
+from etl.core.errors import ConfigError
+from etl.services.postgres import connect
 
 if TYPE_CHECKING:
-    from psycopg2.extensions import connection, cursor
+    from psycopg2.extensions import cursor
 
 SCHEMA = "rainforest"
 
@@ -36,7 +33,7 @@ def load(dsn: str, tables: dict[str, pa.Table], *, mode: LoadMode = "fail") -> b
     `mode` decides: "fail" raises, "reset" drops and recreates the schema first, "if_empty"
     leaves it alone and returns False.
     """
-    with _connect(dsn) as conn, conn.cursor() as cur:
+    with connect(dsn) as conn, conn.cursor() as cur:
         # Zone-less timestamps (formatting zones is slow) read back as UTC; an empty search
         # path makes Postgres spell out the schema in the foreign keys it hands back.
         cur.execute("SET LOCAL timezone = 'UTC'; SET LOCAL search_path = pg_catalog")
@@ -62,31 +59,12 @@ def load(dsn: str, tables: dict[str, pa.Table], *, mode: LoadMode = "fail") -> b
 
 def has_data(dsn: str) -> bool:
     """Whether schema `rainforest` holds orders, i.e. whether `--if-empty` would skip."""
-    with _connect(dsn) as conn, conn.cursor() as cur:
+    with connect(dsn) as conn, conn.cursor() as cur:
         return _schema_exists(cur) and _has_orders(cur)
 
 
 def schema_sql() -> str:
     return files("datagen").joinpath("schema.sql").read_text(encoding="utf-8")
-
-
-@contextmanager
-def _connect(dsn: str) -> Iterator[connection]:
-    """A connection whose block is one transaction: committed on success, else rolled back."""
-    try:
-        conn = psycopg2.connect(dsn, connect_timeout=10)
-    except psycopg2.OperationalError as error:
-        where = parse_dsn(dsn)
-        raise ServiceUnavailableError(
-            f"Cannot reach Postgres at {where.get('host')}:{where.get('port')} "
-            f"({str(error).strip().splitlines()[0]}). Start the local server with "
-            "`rainforest db up`, or check RAINFOREST_PG_DSN."
-        ) from None
-    try:
-        with conn:
-            yield conn
-    finally:
-        conn.close()
 
 
 def _schema_exists(cur: cursor) -> bool:

@@ -11,23 +11,19 @@ A source table file only names the upstream table and its key::
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
-from contextlib import contextmanager
 from typing import TYPE_CHECKING, ClassVar
 
-import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import parse_dsn
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl.core.dataset import TableSpec
-from etl.core.errors import ConfigError, ServiceUnavailableError
+from etl.core.errors import ConfigError
 from etl.core.table import Table
-from etl.services.postgres import LocalPostgres
+from etl.services.postgres import LocalPostgres, connect
 
 if TYPE_CHECKING:
-    from psycopg2.extensions import connection
     from pyspark.sql import SparkSession
 
     from etl.core.settings import Settings
@@ -113,7 +109,7 @@ def read_postgres_table(
             "Install it with `apt-get install libpostgresql-jdbc-java` (or `make install` as "
             "root), or set RAINFOREST_JDBC_JAR to a postgresql.jar."
         )
-    with _connect(dsn) as conn, conn.cursor() as cursor:
+    with connect(dsn) as conn, conn.cursor() as cursor:
         cursor.execute(
             sql.SQL("SELECT min({key}), max({key}), count(*) FROM {table}").format(
                 key=sql.Identifier(key), table=sql.Identifier(schema, table)
@@ -158,20 +154,3 @@ def jdbc_connection(dsn: str) -> tuple[str, dict[str, str]]:
     url = f"jdbc:postgresql://{host}:{parts.get('port', '5432')}/{parts.get('dbname', 'postgres')}"
     properties = {name: parts[name] for name in ("user", "password") if name in parts}
     return url, properties
-
-
-@contextmanager
-def _connect(dsn: str) -> Iterator[connection]:
-    try:
-        conn = psycopg2.connect(dsn, connect_timeout=10)
-    except psycopg2.OperationalError as error:
-        where = parse_dsn(dsn)
-        raise ServiceUnavailableError(
-            f"Cannot reach the upstream Postgres at {where.get('host')}:{where.get('port')} "
-            f"({str(error).strip().splitlines()[0]}). Start the local one with "
-            "`rainforest db up` (or `make setup`), or set RAINFOREST_PG_DSN."
-        ) from None
-    try:
-        yield conn
-    finally:
-        conn.close()

@@ -30,7 +30,8 @@ import socket
 import stat
 import subprocess
 import tempfile
-from contextlib import AbstractContextManager
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -38,6 +39,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 from psycopg2 import sql
+from psycopg2.extensions import connection, parse_dsn
 
 from etl.core.errors import ConfigError, ServiceUnavailableError
 from etl.core.settings import Settings
@@ -277,6 +279,28 @@ class LocalPostgres:
         self, args: list[str], account: _Account | None
     ) -> subprocess.CompletedProcess[str]:
         return _run("pg_ctl", args, account=account, cwd=self.root)
+
+
+@contextmanager
+def connect(dsn: str) -> Iterator[connection]:
+    """A connection whose block is one transaction: committed on success, else rolled back.
+
+    A server that does not answer is a `ServiceUnavailableError` that says how to start it.
+    """
+    try:
+        conn = psycopg2.connect(dsn, connect_timeout=10)
+    except psycopg2.OperationalError as error:
+        where = parse_dsn(dsn)
+        raise ServiceUnavailableError(
+            f"Cannot reach Postgres at {where.get('host')}:{where.get('port')} "
+            f"({str(error).strip().splitlines()[0]}). Start the local server with "
+            "`rainforest db up` (or `make setup`), or check RAINFOREST_PG_DSN."
+        ) from None
+    try:
+        with conn:
+            yield conn
+    finally:
+        conn.close()
 
 
 def mask_dsn(dsn: str) -> str:
