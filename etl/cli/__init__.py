@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from etl.cli import db, stack
+from etl.cli import db, dq, stack
 from etl.cli._output import console, exits_cleanly
 from etl.cli.datagen import datagen
 from etl.cli.serve import serve
@@ -19,6 +19,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db", help="The local upstream Postgres server.")
+app.add_typer(dq.app, name="dq")
 app.add_typer(stack.app, name="stack", help="The native Spark cluster with S3 and Postgres.")
 app.command()(datagen)
 app.command()(sql)

@@ -6,8 +6,12 @@ import re
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Literal
 
+from etl.core.quality.rules import primary_key_rules
+
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
+
+    from etl.core.quality.rules import Rule
 
 Layer = Literal["bronze", "silver", "gold", "interface", "quarantine", "ops"]
 WriteMode = Literal["overwrite", "append", "overwrite_partitions"]
@@ -21,7 +25,9 @@ class TableSpec:
     """Everything particular to a table except its transform, declared once beside it.
 
     `upstream` names the tables whose data `transform` receives, as keyword arguments
-    of the same names; the pipeline builds them first.
+    of the same names; the pipeline builds them first. `rules` are the table's quality rules
+    (`etl.core.quality`); a rule that looks into another table (`references`, `sum_of`) names
+    an upstream table, which `transform` then need not take.
     """
 
     name: str
@@ -33,6 +39,7 @@ class TableSpec:
     mode: WriteMode = "overwrite"
     data_format: TableFormat = "delta"
     description: str = ""
+    rules: tuple[Rule, ...] = ()
 
     def __post_init__(self) -> None:
         if not _NAME.match(self.name):
@@ -43,6 +50,27 @@ class TableSpec:
             raise ValueError(f"Table {self.name!r}: overwrite_partitions needs partition_by")
         if self.name in self.upstream:
             raise ValueError(f"Table {self.name!r} cannot be its own upstream")
+        names = [rule.name for rule in self.all_rules]
+        repeated = sorted({name for name in names if names.count(name) > 1})
+        if repeated:
+            raise ValueError(f"Table {self.name!r} declares rules {repeated} more than once")
+        for rule in self.rules:
+            missing = [t for t in rule.needs if t not in self.upstream]
+            if missing:
+                raise ValueError(
+                    f"Table {self.name!r}: rule {rule.name!r} looks into {missing}; "
+                    "add them to upstream."
+                )
+
+    @property
+    def all_rules(self) -> tuple[Rule, ...]:
+        """The primary key's checks (not null, unique; both fail), then the declared rules."""
+        return (*primary_key_rules(self.primary_keys), *self.rules)
+
+    @property
+    def rule_inputs(self) -> tuple[str, ...]:
+        """Upstream tables that rules look into."""
+        return tuple(dict.fromkeys(t for rule in self.rules for t in rule.needs))
 
     @property
     def database(self) -> str:

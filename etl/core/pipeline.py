@@ -7,6 +7,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar, Literal
 
 from rich.console import Console
@@ -34,15 +35,21 @@ class TableOutcome:
     layer: str
     status: Status
     rows: int | None = None
+    """Rows written."""
     seconds: float = 0.0
     version: int | None = None
     message: str = ""
+    rows_in: int | None = None
+    """Rows the transform produced; known for tables with drop rules."""
+    rows_quarantined: int = 0
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunSummary:
     run_id: str
     outcomes: tuple[TableOutcome, ...]
+    data_docs: Path | None = None
+    """The Data Docs index of the run's quality results, when rules were checked."""
 
     @property
     def ok(self) -> bool:
@@ -74,7 +81,8 @@ def run_pipeline(
     """Build `targets` and what they need; a failed table skips its downstream, not its siblings.
 
     Errors a user can cause (`RainforestError`) become a failed outcome with their
-    message; anything else is a bug and propagates.
+    message; anything else is a bug and propagates. At the end, the quality results of
+    every checked table are appended to `ops/dq_results` and rendered as Data Docs.
     """
     plan = context.registry.build_order(targets)
     broken: set[str] = set()
@@ -97,7 +105,10 @@ def run_pipeline(
         outcomes.append(outcome)
         if on_outcome is not None:
             on_outcome(outcome)
-    return RunSummary(run_id=context.run_id, outcomes=tuple(outcomes))
+    docs = context.quality_log.publish(
+        context.spark, context.lake, context.settings, run_id=context.run_id, run_ts=context.run_ts
+    )
+    return RunSummary(run_id=context.run_id, outcomes=tuple(outcomes), data_docs=docs)
 
 
 def _build(table: Table) -> TableOutcome:
@@ -120,6 +131,8 @@ def _build(table: Table) -> TableOutcome:
         rows=result.rows,
         seconds=time.perf_counter() - started,
         version=result.version,
+        rows_in=result.rows_in,
+        rows_quarantined=result.rows_quarantined,
     )
 
 
@@ -142,6 +155,8 @@ class ProgressPrinter:
             f"{self._marks[outcome.status]} {name:<40} "
             f"{rows} {outcome.seconds:7.1f} s  {outcome.status}"
         )
+        if outcome.rows_quarantined:
+            line += f"  ({outcome.rows_quarantined:,} of {outcome.rows_in:,} quarantined)"
         if outcome.message:
             line += f"\n    {escape(outcome.message)}"
         self.console.print(line)
@@ -149,15 +164,25 @@ class ProgressPrinter:
     def summary(self, summary: RunSummary) -> None:
         table = RichTable(title=f"run {summary.run_id}", title_justify="left")
         table.add_column("table")
-        for column in ("rows", "seconds", "version"):
+        for column in ("rows in", "rows", "quarantined", "seconds", "version"):
             table.add_column(column, justify="right")
         table.add_column("status")
         for o in summary.outcomes:
             table.add_row(
                 f"{o.layer}.{o.name}",
-                f"{o.rows:,}" if o.rows is not None else "",
+                _count(o.rows_in if o.rows_in is not None else o.rows),
+                _count(o.rows),
+                _count(o.rows_quarantined if o.rows is not None else None),
                 f"{o.seconds:.1f}",
                 "" if o.version is None else str(o.version),
                 o.status,
             )
         self.console.print(table)
+        if summary.data_docs is not None:
+            self.console.print(
+                f"Quality results: ops/dq_results (`rainforest dq`); Data Docs: {summary.data_docs}"
+            )
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"

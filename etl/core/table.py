@@ -19,20 +19,19 @@ Example, a whole table file::
 
 from __future__ import annotations
 
-import functools
 import inspect
-import operator
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
 
 from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import DataQualityError
+from etl.core.quality.engine import MAX_EXAMPLES, RulesBroken, Verdict, evaluate, raise_on_failure
+from etl.core.quality.results import QualityLog, quarantine_uri, with_run
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -41,12 +40,16 @@ if TYPE_CHECKING:
     from etl.core.registry import Registry
     from etl.core.settings import Settings
 
-MAX_EXAMPLES = 5
+__all__ = ["MAX_EXAMPLES", "RunContext", "Table", "TableBuild"]
 
 
 @dataclass(frozen=True, kw_only=True)
 class RunContext:
-    """What every table of one run shares: the session, the storage and the run's identity."""
+    """What every table of one run shares: the session, the storage and the run's identity.
+
+    `check_quality=False` skips every rule, primary keys included: only for measuring what
+    the checks cost (benchmarks/dq.py), never for a real run.
+    """
 
     spark: SparkSession
     settings: Settings
@@ -54,6 +57,19 @@ class RunContext:
     registry: Registry
     run_id: str
     run_ts: datetime
+    check_quality: bool = True
+    quality_log: QualityLog = field(default_factory=QualityLog)
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableBuild:
+    """What a table's build wrote: rows in (after transform), written and quarantined."""
+
+    version: int | None
+    rows: int
+    rows_in: int | None = None
+    """Known for tables with drop rules, whose rows in = written + quarantined is checked."""
+    rows_quarantined: int = 0
 
 
 class Table:
@@ -92,40 +108,30 @@ class Table:
     def transform(self, **upstream: DataFrame) -> DataFrame:
         raise NotImplementedError(f"{type(self).__name__} must implement transform()")
 
-    def validate(self, dataset: ETLDataSet) -> ETLDataSet:
-        """Stop the table when its primary key is null or not unique.
+    def validate(
+        self,
+        dataset: ETLDataSet,
+        *,
+        inputs: Mapping[str, DataFrame] | None = None,
+        now: datetime | None = None,
+    ) -> Verdict:
+        """Check the table's rules (`spec.all_rules`: its primary key's, then its own) and
+        split the rows into those to write and those to quarantine.
 
-        One aggregate job checks both; examples of offending keys are fetched only on failure.
+        Raises `DataQualityError` naming every broken fail rule, with examples. `inputs` are
+        the upstream tables rules look into; `now` (default: the clock) is the moment
+        `not_in_future` rules judge against.
         """
-        keys = list(dataset.primary_keys)
-        data = dataset.curr_data
-        any_key_null = functools.reduce(operator.or_, [F.col(k).isNull() for k in keys])
-        counts = data.agg(
-            F.count(F.lit(1)).alias("rows"),
-            F.count_distinct(F.struct(*keys)).alias("distinct_keys"),
-            F.count_if(any_key_null).alias("null_keys"),
-        ).first()
-        assert counts is not None
-        null_keys = counts["null_keys"] or 0
-        if null_keys:
-            raise DataQualityError(
-                f"{dataset.spec.qualified_name}: {null_keys} rows have a null primary key "
-                f"({', '.join(keys)}). Fix the transform or filter those rows upstream."
-            )
-        duplicates = counts["rows"] - counts["distinct_keys"]
-        if duplicates:
-            examples = (
-                data.groupBy(*keys).count().filter(F.col("count") > 1).limit(MAX_EXAMPLES).collect()
-            )
-            shown = "; ".join(
-                ", ".join(f"{k}={row[k]!r}" for k in keys) + f" ({row['count']}x)"
-                for row in examples
-            )
-            raise DataQualityError(
-                f"{dataset.spec.qualified_name}: primary key ({', '.join(keys)}) is not unique: "
-                f"{duplicates} duplicate rows, e.g. {shown}. Deduplicate in the transform."
-            )
-        return dataset
+        rules = self.spec.all_rules
+        verdict = evaluate(
+            dataset.curr_data,
+            rules,
+            table=self.spec.qualified_name,
+            inputs=inputs,
+            now=now,
+        )
+        raise_on_failure(verdict, rules, table=self.spec.qualified_name)
+        return verdict
 
     def write(self, dataset: ETLDataSet) -> WriteResult:
         return self.context.lake.write(
@@ -165,20 +171,85 @@ class Table:
         )
         return ETLDataSet(spec=self.spec, curr_data=data, storage_path=self.storage_path)
 
-    def run(self) -> WriteResult:
+    def run(self) -> TableBuild:
         """Extract, transform, validate and write: the table's whole build.
 
         The transformed data is persisted for the length of the build, so that validation
-        and the write read it once from its sources rather than twice (for a JDBC extract,
-        twice could even see different rows).
+        and the writes read it once from its sources rather than again (for a JDBC extract,
+        again could even see different rows). Rows that break drop rules are appended to
+        `<warehouse>/quarantine/<table>`; then rows in must equal rows written plus rows
+        quarantined, counted from the written files, or the run fails.
         """
-        data = self.transform(**self.extract()).persist(StorageLevel.MEMORY_AND_DISK)
+        inputs = self.extract()
+        taken = _transform_inputs(type(self), inputs)
+        data = self.transform(**taken).persist(StorageLevel.MEMORY_AND_DISK)
+        verdict: Verdict | None = None
         try:
             dataset = ETLDataSet(spec=self.spec, curr_data=data, storage_path=self.storage_path)
-            dataset = self.validate(dataset)
-            return self.write(dataset)
+            if not self.context.check_quality:
+                written = self.write(dataset)
+                return TableBuild(version=written.version, rows=written.rows)
+            verdict = self._validate_and_log(dataset, inputs)
+            return self._write_verdict(verdict)
         finally:
             data.unpersist()
+            if verdict is not None and verdict.cached is not None:
+                verdict.cached.unpersist()
+
+    def _validate_and_log(self, dataset: ETLDataSet, inputs: Mapping[str, DataFrame]) -> Verdict:
+        log = self.context.quality_log
+        name = self.spec.qualified_name
+        try:
+            verdict = self.validate(dataset, inputs=inputs, now=self.context.run_ts)
+        except RulesBroken as broken:
+            log.add(name, self.spec.all_rules, broken.results)
+            raise
+        log.add(name, self.spec.all_rules, verdict.results)
+        return verdict
+
+    def _write_verdict(self, verdict: Verdict) -> TableBuild:
+        clean = ETLDataSet(spec=self.spec, curr_data=verdict.kept, storage_path=self.storage_path)
+        if verdict.quarantine is None:
+            written = self.write(clean)
+            return TableBuild(version=written.version, rows=written.rows)
+        quarantined = 0
+        if verdict.rows_dropped:
+            context = self.context
+            stamped = with_run(verdict.quarantine, run_id=context.run_id, run_ts=context.run_ts)
+            uri = quarantine_uri(context.settings, self.spec.name)
+            quarantined = context.lake.write(stamped, uri, mode="append").rows
+        written = self.write(clean)
+        if verdict.rows_in != written.rows + quarantined:
+            raise DataQualityError(
+                f"{self.spec.qualified_name}: {verdict.rows_in} rows came in but "
+                f"{written.rows} were written and {quarantined} quarantined: rows were lost or "
+                "doubled between validation and the write. This is a bug; report it."
+            )
+        return TableBuild(
+            version=written.version,
+            rows=written.rows,
+            rows_in=verdict.rows_in,
+            rows_quarantined=quarantined,
+        )
+
+
+def _transform_parameters(cls: type[Table]) -> set[str] | None:
+    """The upstream names `transform` takes; None when it takes any (`**upstream`)."""
+    parameters = inspect.signature(cls.transform).parameters
+    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
+        return None
+    return {
+        name for name, p in parameters.items() if name != "self" and p.kind is not p.VAR_POSITIONAL
+    }
+
+
+def _transform_inputs(cls: type[Table], inputs: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
+    """The extracted inputs minus the upstream tables only rules look into."""
+    parameters = _transform_parameters(cls)
+    if parameters is None:
+        return dict(inputs)
+    rule_only = set(cls.spec.rule_inputs) - parameters
+    return {name: df for name, df in inputs.items() if name not in rule_only}
 
 
 def _check_transform_signature(cls: type[Table]) -> None:
@@ -197,8 +268,10 @@ def _check_transform_signature(cls: type[Table]) -> None:
     }
     accepts_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
     upstream = set(cls.spec.upstream)
-    if declared != upstream and not (accepts_any and declared <= upstream):
+    needed = upstream - set(cls.spec.rule_inputs)
+    if not (needed <= declared <= upstream) and not (accepts_any and declared <= upstream):
         raise TypeError(
             f"{cls.__name__}.transform takes {sorted(declared)} but spec.upstream is "
-            f"{sorted(upstream)}: name one parameter after each upstream table."
+            f"{sorted(upstream)}: name one parameter after each upstream table (tables only "
+            "rules look into may be left out)."
         )

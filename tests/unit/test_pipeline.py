@@ -21,6 +21,8 @@ class FakeWriteResult:
     version: int
     rows: int
     files: int
+    rows_in: int | None = None
+    rows_quarantined: int = 0
 
 
 @dataclass
@@ -210,8 +212,8 @@ def test_summary_table() -> None:
     orders_row = next(line for line in summary_lines if "silver.orders" in line)
     revenue_row = next(line for line in summary_lines if "gold.revenue" in line)
 
-    assert cells(orders_row) == ["silver.orders", "12,345", "1.3", "3", "ok"]
-    assert cells(revenue_row) == ["gold.revenue", "", "0.0", "", "skipped"]
+    assert cells(orders_row) == ["silver.orders", "12,345", "12,345", "0", "1.3", "3", "ok"]
+    assert cells(revenue_row) == ["gold.revenue", "", "", "", "0.0", "", "skipped"]
 
 
 def cells(line: str) -> list[str]:

@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl.core.dataset import TableSpec
+from etl.core.quality import mean_between
 from etl.core.table import Table
 from etl.tables.gold._money import mean_usd
 
@@ -24,6 +25,7 @@ class DailyOrderMetrics(Table):
         grain="one row per order date",
         primary_keys=("order_date",),
         upstream=("fact_orders",),
+        rules=(mean_between("mean_revenue", max_value=100_000, name="mean_revenue_plausible"),),
     )
 
     def transform(self, fact_orders: DataFrame) -> DataFrame:

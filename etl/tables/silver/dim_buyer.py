@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl.core.dataset import TableSpec
+from etl.core.quality import EMAIL, matches
 from etl.core.table import Table
 from etl.tables.silver._columns import latest
 
@@ -19,6 +20,7 @@ class DimBuyer(Table):
         grain="one row per buyer",
         primary_keys=("buyer_id",),
         upstream=("buyer", "appuser"),
+        rules=(matches("email", EMAIL, name="email_well_formed"),),
     )
 
     def transform(self, buyer: DataFrame, appuser: DataFrame) -> DataFrame:

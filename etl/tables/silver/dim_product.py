@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl.core.dataset import TableSpec
+from etl.core.quality import between
 from etl.core.table import Table
 from etl.tables.silver._columns import latest
 
@@ -24,6 +25,10 @@ class DimProduct(Table):
         grain="one row per product",
         primary_keys=("product_id",),
         upstream=("product", "brand", "manufacturer", "ratings"),
+        rules=(
+            between("price_usd", 0, strict_min=True, name="price_positive"),
+            between("mean_rating", 0, 5, name="rating_in_range"),
+        ),
     )
 
     def transform(

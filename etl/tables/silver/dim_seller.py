@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl.core.dataset import TableSpec
+from etl.core.quality import EMAIL, matches
 from etl.core.table import Table
 from etl.tables.silver._columns import latest
 
@@ -19,6 +20,7 @@ class DimSeller(Table):
         grain="one row per seller",
         primary_keys=("seller_id",),
         upstream=("seller", "appuser"),
+        rules=(matches("email", EMAIL, name="email_well_formed"),),
     )
 
     def transform(self, seller: DataFrame, appuser: DataFrame) -> DataFrame:

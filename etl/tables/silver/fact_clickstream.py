@@ -6,8 +6,13 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl.core.dataset import TableSpec
+from etl.core.quality import first_of, in_set, not_in_future, references, unique
 from etl.core.table import Table
 from etl.tables.silver._columns import latest
+
+EVENT_TYPES = ("view", "add_to_cart", "checkout", "purchase")
+EVENT = ("user_id", "event_type", "product_id", "event_ts")
+"""What makes an event: the same columns under a second id are the same event recorded twice."""
 
 
 class FactClickstream(Table):
@@ -18,7 +23,14 @@ class FactClickstream(Table):
         layer="silver",
         grain="one row per clickstream event",
         primary_keys=("clickstream_id",),
-        upstream=("clickstream",),
+        upstream=("clickstream", "dim_product"),
+        rules=(
+            in_set("event_type", EVENT_TYPES, name="event_type_known"),
+            not_in_future("event_ts"),
+            first_of(*EVENT, order_by="clickstream_id", name="event_not_repeated"),
+            unique(*EVENT, name="no_duplicate_events"),
+            references("product_id", "dim_product"),
+        ),
     )
 
     def transform(self, clickstream: DataFrame) -> DataFrame:

@@ -6,6 +6,7 @@ from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl.core.dataset import TableSpec
+from etl.core.quality import between, references
 from etl.core.table import Table
 from etl.tables.silver._columns import latest
 
@@ -23,7 +24,15 @@ class FactOrderItems(Table):
         layer="silver",
         grain="one row per order item",
         primary_keys=("orderitem_id",),
-        upstream=("orderitem", "orders"),
+        upstream=("orderitem", "orders", "fact_orders", "dim_product", "dim_seller"),
+        rules=(
+            between("quantity", 1, name="quantity_at_least_one"),
+            between("base_price_usd", 0, strict_min=True, name="price_positive"),
+            between("tax_usd", 0, name="tax_not_negative"),
+            references("order_id", "fact_orders"),
+            references("product_id", "dim_product"),
+            references("seller_id", "dim_seller"),
+        ),
     )
 
     def transform(self, orderitem: DataFrame, orders: DataFrame) -> DataFrame:

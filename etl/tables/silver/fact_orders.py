@@ -2,23 +2,44 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
+
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl.core.dataset import TableSpec
+from etl.core.quality import equals_within, not_in_future, references, sum_of
 from etl.core.table import Table
 from etl.tables.silver._columns import latest
 
 
 class FactOrders(Table):
-    """One row per order, dated by `order_ts` in UTC (the session time zone)."""
+    """One row per order, dated by `order_ts` in UTC (the session time zone).
+
+    An order is kept when its total agrees to the cent with its items as recorded upstream
+    (each `quantity * base_price + tax`), its buyer is known and it is not dated in the future.
+    """
 
     spec = TableSpec(
         name="fact_orders",
         layer="silver",
         grain="one row per order",
         primary_keys=("order_id",),
-        upstream=("orders",),
+        upstream=("orders", "orderitem", "dim_buyer"),
+        rules=(
+            not_in_future("order_ts"),
+            equals_within(
+                "total_price_usd",
+                sum_of(
+                    "orderitem",
+                    key="order_id",
+                    amount=lambda item: item.quantity * item.base_price + item.tax,
+                ),
+                Decimal("0.01"),
+                name="total_matches_items",
+            ),
+            references("buyer_id", "dim_buyer"),
+        ),
     )
 
     def transform(self, orders: DataFrame) -> DataFrame:

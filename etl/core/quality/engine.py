@@ -1,0 +1,261 @@
+"""Checks a table's rules on its Spark DataFrame with as few Spark jobs as the rules allow.
+
+Row rules are Spark conditions evaluated in one projection; the verdicts of drop rules become
+an array column (the names of the rules a row broke) that splits the rows into kept and
+quarantined. Then one aggregate job counts, for every row and uniqueness rule, the rows that
+break it. Great Expectations evaluates only the rules that are GX expectations of their own
+(`expect`, `mean_between`), on the kept rows, in one suite. Examples of offending values are
+fetched only for a failing fail rule.
+
+Drop rules judge the rows as they come; warn and fail rules judge the kept rows, the ones
+that would be written, so a row already quarantined cannot also stop the table.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from etl.core.errors import DataQualityError
+from etl.core.quality.rules import RowScope, Rule, Severity
+
+MAX_EXAMPLES = 5
+FAILED_RULES = "failed_rules"
+"""The quarantine's column naming the drop rules a row broke."""
+
+_HELPER = "_dq_{}"
+
+
+class RulesBroken(DataQualityError):
+    """Fail rules were broken; carries every rule's result so that the run still records them."""
+
+    def __init__(self, message: str, results: Sequence[RuleResult]) -> None:
+        super().__init__(message)
+        self.results = tuple(results)
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleResult:
+    """One rule's outcome on one table in one run: a row of `ops/dq_results`."""
+
+    table: str
+    rule: str
+    severity: Severity
+    expectation: str
+    success: bool
+    unexpected_count: int | None
+    element_count: int | None
+    observed_value: str | None = None
+    description: str = ""
+
+
+@dataclass(frozen=True, kw_only=True)
+class Verdict:
+    """The rows to write, the rows to quarantine and every rule's result."""
+
+    kept: DataFrame
+    quarantine: DataFrame | None
+    """Rows that broke a drop rule, with `failed_rules`; None when the table has no drop rules."""
+    rows_in: int | None
+    rows_dropped: int
+    results: tuple[RuleResult, ...]
+    judged: DataFrame
+    """The kept rows with the rules' helper columns: where examples of failures come from."""
+    now: datetime
+    cached: DataFrame | None = None
+    """A DataFrame the check persisted, for the caller to unpersist after writing."""
+
+    def failures(self) -> list[RuleResult]:
+        return [r for r in self.results if r.severity == "fail" and not r.success]
+
+
+def evaluate(
+    data: DataFrame,
+    rules: Sequence[Rule],
+    *,
+    table: str,
+    inputs: Mapping[str, DataFrame] | None = None,
+    now: datetime | None = None,
+) -> Verdict:
+    """Check `rules` on `data`; `raise_on_failure` then stops the table if a fail rule broke.
+
+    `inputs` holds the upstream tables that `references` and `sum_of` rules join; `now` is
+    the run's start, against which `not_in_future` rules judge.
+    """
+    moment = now or datetime.now(UTC)
+    row_rules = [r for r in rules if r.kind == "row"]
+    drops = [r for r in row_rules if r.severity == "drop"]
+    flagged = data
+    for rule in row_rules:
+        if rule.prepare is not None:
+            flagged = rule.prepare(flagged, inputs or {}, _helper(rule))
+    passes = {r.name: _passes(r, RowScope(moment, _helper(r))) for r in row_rules}
+    helpers = [c for c in flagged.columns if c not in data.columns]
+    cached: DataFrame | None = None
+    if drops:
+        broken = F.array(*[F.when(~passes[r.name], F.lit(r.name)) for r in drops])
+        flagged = flagged.withColumn(FAILED_RULES, F.filter(broken, lambda name: name.isNotNull()))
+        kept_test: Column = F.size(FAILED_RULES) == 0
+        cached = flagged.persist(StorageLevel.MEMORY_AND_DISK)
+    else:
+        kept_test = F.lit(True)
+
+    counts = _count(flagged, rules, passes, kept_test, drops)
+    kept = flagged.filter(kept_test).drop(*helpers, FAILED_RULES) if drops else data
+    quarantine = flagged.filter(~kept_test).drop(*helpers) if drops else None
+
+    results = [_row_or_unique_result(table, r, counts) for r in rules if r.kind != "expectation"]
+    gx_rules = [r for r in rules if r.kind == "expectation"]
+    if gx_rules:
+        results.extend(_run_gx(kept, gx_rules, table=table, now=moment))
+
+    return Verdict(
+        kept=kept,
+        quarantine=quarantine,
+        rows_in=counts.get("_rows"),
+        rows_dropped=counts.get("_dropped", 0),
+        results=tuple(results),
+        judged=flagged.filter(kept_test),
+        now=moment,
+        cached=cached,
+    )
+
+
+def raise_on_failure(verdict: Verdict, rules: Sequence[Rule], *, table: str) -> None:
+    """Stop the table with a message naming each broken fail rule and offending values."""
+    failures = verdict.failures()
+    if not failures:
+        return
+    by_name = {r.name: r for r in rules}
+    messages = [_explain(verdict, by_name[f.rule], f, table) for f in failures]
+    raise RulesBroken(" ".join(messages), verdict.results)
+
+
+def _passes(rule: Rule, scope: RowScope) -> Column:
+    """The row test, with a null outcome (a null value) counting as passing, as in GX."""
+    assert rule.test is not None
+    return F.coalesce(rule.test(scope), F.lit(True))
+
+
+def _helper(rule: Rule) -> str:
+    return _HELPER.format(rule.name)
+
+
+def _count(
+    flagged: DataFrame,
+    rules: Sequence[Rule],
+    passes: Mapping[str, Column],
+    kept: Column,
+    drops: Sequence[Rule],
+) -> dict[str, int]:
+    """Every count the results need, in one aggregate job (none when there is nothing to count)."""
+    aggregates: list[Column] = []
+    if drops:
+        aggregates += [F.count(F.lit(1)).alias("_rows"), F.count_if(~kept).alias("_dropped")]
+    for rule in rules:
+        if rule.kind == "row":
+            broken = ~passes[rule.name] if rule.severity == "drop" else kept & ~passes[rule.name]
+            aggregates.append(F.count_if(broken).alias(rule.name))
+        elif rule.kind == "unique":
+            key = F.struct(*rule.columns)
+            aggregates.append(F.count_distinct(F.when(kept, key)).alias(rule.name))
+    if not aggregates:
+        return {}
+    aggregates.append(F.count_if(kept).alias("_kept"))
+    row = flagged.agg(*aggregates).first()
+    assert row is not None
+    return {k: int(v or 0) for k, v in row.asDict().items()}
+
+
+def _row_or_unique_result(table: str, rule: Rule, counts: Mapping[str, int]) -> RuleResult:
+    checked = counts.get("_rows") if rule.severity == "drop" else counts.get("_kept")
+    if rule.kind == "unique":
+        unexpected = counts["_kept"] - counts[rule.name]
+        observed = f"{unexpected} duplicate rows"
+    else:
+        unexpected = counts[rule.name]
+        observed = f"{unexpected} of {checked} rows"
+    return RuleResult(
+        table=table,
+        rule=rule.name,
+        severity=rule.severity,
+        expectation=rule.expectation,
+        success=unexpected == 0,
+        unexpected_count=unexpected,
+        element_count=checked,
+        observed_value=observed,
+        description=rule.description,
+    )
+
+
+def _run_gx(
+    kept: DataFrame, rules: Sequence[Rule], *, table: str, now: datetime
+) -> list[RuleResult]:
+    """One GX suite of the rules GX evaluates itself, validated on the kept rows."""
+    from etl.core.quality.gx import validate_suite
+
+    suite_result = validate_suite(kept, [r.gx_expectation(now) for r in rules], table=table)
+    results = []
+    for rule, outcome in zip(rules, suite_result.results, strict=True):
+        detail: Mapping[str, Any] = outcome.result or {}
+        observed = detail.get("observed_value")
+        results.append(
+            RuleResult(
+                table=table,
+                rule=rule.name,
+                severity=rule.severity,
+                expectation=rule.expectation,
+                success=bool(outcome.success),
+                unexpected_count=detail.get("unexpected_count"),
+                element_count=detail.get("element_count"),
+                observed_value=None if observed is None else str(observed),
+                description=rule.description,
+            )
+        )
+    return results
+
+
+def _explain(verdict: Verdict, rule: Rule, result: RuleResult, table: str) -> str:
+    """A failure message: the table, the rule, how many rows, and examples of their values."""
+    kept = verdict.judged
+    if rule.kind == "unique":
+        duplicates = (
+            kept.groupBy(*rule.columns)
+            .count()
+            .filter(F.col("count") > 1)
+            .orderBy(F.col("count").desc(), *rule.columns)
+            .limit(MAX_EXAMPLES)
+            .collect()
+        )
+        shown = "; ".join(
+            ", ".join(f"{c}={row[c]!r}" for c in rule.columns) + f" ({row['count']}x)"
+            for row in duplicates
+        )
+        return (
+            f"{table}: {rule.subject} is not unique: {result.unexpected_count} duplicate rows, "
+            f"e.g. {shown} (rule {rule.name}, fail). Deduplicate in the transform."
+        )
+    if rule.kind == "expectation":
+        return (
+            f"{table}: rule {rule.name} failed ({rule.description}): observed "
+            f"{result.observed_value}. Look at the rows behind it; the table keeps its "
+            "previous version."
+        )
+    if rule.expectation == "ExpectColumnValuesToNotBeNull":
+        return (
+            f"{table}: {result.unexpected_count} rows have a null {rule.subject} "
+            f"(rule {rule.name}, fail). Fix the transform or filter those rows upstream."
+        )
+    offending = kept.filter(~_passes(rule, RowScope(verdict.now, _helper(rule))))
+    examples = offending.select(*rule.columns).limit(MAX_EXAMPLES).collect()
+    shown = "; ".join(", ".join(f"{c}={row[c]!r}" for c in rule.columns) for row in examples)
+    return (
+        f"{table}: {result.unexpected_count} rows break rule {rule.name} ({rule.description}, "
+        f"fail), e.g. {shown}."
+    )
