@@ -40,12 +40,20 @@ def datagen(
     if_empty: Annotated[
         bool, typer.Option("--if-empty", help="Load only when the schema holds no orders yet.")
     ] = False,
+    dirty: Annotated[
+        float | None,
+        typer.Option(
+            help="Make about this share (e.g. 0.05) of rows defective per kind of defect, "
+            "to see the quality rules at work.",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Generate the upstream tables and COPY them into Postgres, starting the local one if needed.
 
     Without --reset or --if-empty, a schema that already holds data is an error.
     """
-    from datagen import default_end_date, generate, has_data, load, row_counts
+    from datagen import default_end_date, generate, has_data, inject_defects, load, row_counts
     from etl.core.settings import get_settings
     from etl.services.postgres import LocalPostgres, mask_dsn
 
@@ -61,6 +69,9 @@ def datagen(
     started = time.perf_counter()
     with console.status(f"Generating scale {scale:g} data (seed {seed}, window ends {day})"):
         tables = generate(scale=scale, seed=seed, end_date=day)
+        defects = None
+        if dirty:
+            tables, defects = inject_defects(tables, rate=dirty, seed=seed)
     generated = time.perf_counter()
     with console.status("Loading with COPY"):
         loaded = load(dsn, tables, mode="reset" if reset else "if_empty" if if_empty else "fail")
@@ -76,6 +87,14 @@ def datagen(
     for name, rows in row_counts(tables).items():
         summary.add_row(name, f"{rows:,}")
     console.print(summary)
+    if defects is not None:
+        injected = RichTable(title=f"Defects injected (rate {defects.rate:g})")
+        injected.add_column("defect")
+        injected.add_column("upstream table")
+        injected.add_column("rows", justify="right")
+        for kind, count in defects.counts().items():
+            injected.add_row(kind, defects.tables[kind], f"{count:,}")
+        console.print(injected)
     console.print(
         f"Generated in {generated - started:.1f} s, loaded in {finished - generated:.1f} s."
     )

@@ -1,0 +1,296 @@
+"""The whole pipeline on data with injected defects: the rules catch exactly those rows.
+
+Clean rows, which the reports are built from, are defined by the silver tables' drop rules and
+cascade along foreign keys, never up:
+
+- a product is clean when its price is positive and the mean of its ratings is within 0-5;
+- a buyer or seller is clean when its user's email is well formed;
+- an order is clean when it is not dated in the future, its buyer is clean, and its total
+  equals, within a cent, the sum of `quantity * base_price + tax` over all its items as
+  recorded upstream (an item's own defect does not make the order's total wrong);
+- an item is clean when its quantity is at least 1, its price positive, its tax not
+  negative, and its order, product and seller are clean.
+
+`CLEAN` below says the same in SQL on the upstream database, independently of the pipeline.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import timedelta
+from pathlib import Path
+
+import psycopg2
+import pytest
+from deltalake import DeltaTable
+from psycopg2 import sql
+from psycopg2.extensions import make_dsn
+from pyspark.sql import SparkSession
+
+from datagen import Defects, generate, inject_defects, load
+from etl.core.pipeline import RunSummary, new_context, run_pipeline
+from etl.core.quality import EMAIL
+from etl.core.quality.results import quarantine_uri
+from etl.core.registry import Registry
+from etl.core.settings import Settings
+from etl.core.table import RunContext
+from tests.fixtures.postgres import TEST_END_DATE, TEST_SCALE, TEST_SEED
+
+pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.postgres]
+
+RATE = 0.05
+
+CLEAN = """
+    WITH rated AS (
+        SELECT product_id, avg(rating) AS mean_rating FROM rainforest.ratings GROUP BY 1
+    ), clean_product AS (
+        SELECT p.product_id FROM rainforest.product p LEFT JOIN rated r USING (product_id)
+        WHERE coalesce(p.price > 0, true) AND coalesce(r.mean_rating BETWEEN 0 AND 5, true)
+    ), clean_buyer AS (
+        SELECT b.buyer_id FROM rainforest.buyer b LEFT JOIN rainforest.appuser u USING (user_id)
+        WHERE coalesce(u.email ~ %(email)s, true)
+    ), clean_seller AS (
+        SELECT s.seller_id FROM rainforest.seller s LEFT JOIN rainforest.appuser u USING (user_id)
+        WHERE coalesce(u.email ~ %(email)s, true)
+    ), item_total AS (
+        SELECT order_id, sum(quantity * base_price + tax) AS total
+        FROM rainforest.orderitem GROUP BY 1
+    ), clean_order AS (
+        SELECT o.* FROM rainforest.orders o LEFT JOIN item_total i USING (order_id)
+        WHERE coalesce(o.order_ts <= now(), true)
+          AND coalesce(abs(o.total_price - coalesce(i.total, 0)) <= 0.01, true)
+          AND o.buyer_id IN (SELECT buyer_id FROM clean_buyer)
+    ), clean_item AS (
+        SELECT oi.* FROM rainforest.orderitem oi
+        WHERE coalesce(oi.quantity >= 1, true) AND coalesce(oi.base_price > 0, true)
+          AND coalesce(oi.tax >= 0, true)
+          AND oi.order_id IN (SELECT order_id FROM clean_order)
+          AND oi.product_id IN (SELECT product_id FROM clean_product)
+          AND oi.seller_id IN (SELECT seller_id FROM clean_seller)
+    )
+"""
+ORDER_REPORT_SQL = (
+    CLEAN
+    + """
+    SELECT order_ts::date, count(*), sum(total_price), round(avg(total_price), 2)
+    FROM clean_order GROUP BY 1
+"""
+)
+CATEGORY_REPORT_SQL = (
+    CLEAN
+    + """
+    , item AS (
+        SELECT o.order_ts::date AS order_date, c.name AS category,
+               oi.quantity * oi.base_price AS revenue
+        FROM clean_item oi
+        JOIN clean_order o ON o.order_id = oi.order_id
+        JOIN (SELECT DISTINCT product_id, category_id FROM rainforest.productcategory) pc
+          ON pc.product_id = oi.product_id
+        JOIN rainforest.category c ON c.category_id = pc.category_id
+    )
+    SELECT order_date, category, round(avg(revenue), 2),
+           round((percentile_cont(0.5) WITHIN GROUP (ORDER BY revenue))::numeric, 2)
+    FROM item GROUP BY 1, 2
+"""
+)
+
+# Defect kind -> (silver table, rule that must catch it, how the rule's rows are identified).
+CAUGHT_BY = {
+    "non_positive_price": ("fact_order_items", "price_positive", "orderitem_id"),
+    "negative_quantity": ("fact_order_items", "quantity_at_least_one", "orderitem_id"),
+    "total_mismatch": ("fact_orders", "total_matches_items", "order_id"),
+    "rating_above_5": ("dim_product", "rating_in_range", "product_id"),
+    "unknown_event_type": ("fact_clickstream", "event_type_known", "clickstream_id"),
+    "future_timestamp": ("fact_clickstream", "event_ts_not_in_future", "clickstream_id"),
+    "duplicate_event": ("fact_clickstream", "event_not_repeated", "clickstream_id"),
+}
+
+
+@dataclass(frozen=True)
+class DirtyDatabase:
+    dsn: str
+    defects: Defects
+    buyers_of_user: dict[int, int]
+    sellers_of_user: dict[int, int]
+
+
+@pytest.fixture(scope="module")
+def dirty_db(postgres_dsn: str) -> Iterator[DirtyDatabase]:
+    name = f"dirty_{uuid.uuid4().hex[:12]}"
+    _admin(postgres_dsn, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    dsn = make_dsn(postgres_dsn, dbname=name)
+    clean = generate(scale=TEST_SCALE, seed=TEST_SEED, end_date=TEST_END_DATE)
+    tables, defects = inject_defects(clean, rate=RATE, seed=TEST_SEED)
+    load(dsn, tables, mode="reset")
+    owners = {
+        kind: dict(
+            zip(
+                tables[kind].column("user_id").to_pylist(),
+                tables[kind].column(f"{kind}_id").to_pylist(),
+                strict=True,
+            )
+        )
+        for kind in ("buyer", "seller")
+    }
+    yield DirtyDatabase(dsn, defects, owners["buyer"], owners["seller"])
+    _admin(postgres_dsn, sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+
+
+@pytest.fixture(scope="module")
+def dirty_run(
+    spark: SparkSession, dirty_db: DirtyDatabase, tmp_path_factory: pytest.TempPathFactory
+) -> tuple[RunContext, RunSummary]:
+    settings = Settings(
+        spark_master="local[2]",
+        spark_shuffle_partitions=2,
+        warehouse=str(tmp_path_factory.mktemp("dirty") / "lakehouse"),
+        pg_dsn=dirty_db.dsn,
+    )
+    context = new_context(spark, settings, Registry.discover())
+    return context, run_pipeline(context)
+
+
+def quarantined(context: RunContext, summary: RunSummary, table: str) -> list[dict]:
+    uri = quarantine_uri(context.settings, table)
+    if not DeltaTable.is_deltatable(uri):
+        return []  # nothing was ever quarantined from this table
+    rows = DeltaTable(uri).to_pyarrow_table().to_pylist()
+    return [r for r in rows if r["dq_run_id"] == summary.run_id]
+
+
+def caught(context: RunContext, summary: RunSummary, table: str, rule: str, key: str) -> set:
+    return {r[key] for r in quarantined(context, summary, table) if rule in r["failed_rules"]}
+
+
+def test_the_pipeline_completes(dirty_run: tuple[RunContext, RunSummary]) -> None:
+    _, summary = dirty_run
+    assert summary.ok, summary.failures()
+    assert summary.data_docs is not None and summary.data_docs.is_file()
+
+
+@pytest.mark.parametrize("kind", sorted(CAUGHT_BY))
+def test_quarantine_holds_exactly_the_injected_rows(
+    dirty_run: tuple[RunContext, RunSummary], dirty_db: DirtyDatabase, kind: str
+) -> None:
+    context, summary = dirty_run
+    table, rule, key = CAUGHT_BY[kind]
+
+    assert caught(context, summary, table, rule, key) == set(dirty_db.defects.ids[kind])
+
+
+def test_malformed_emails_quarantine_exactly_their_buyers_and_sellers(
+    dirty_run: tuple[RunContext, RunSummary], dirty_db: DirtyDatabase
+) -> None:
+    context, summary = dirty_run
+    users = dirty_db.defects.ids["malformed_email"]
+    for table, owners, key in (
+        ("dim_buyer", dirty_db.buyers_of_user, "buyer_id"),
+        ("dim_seller", dirty_db.sellers_of_user, "seller_id"),
+    ):
+        expected = {owners[u] for u in users if u in owners}
+        assert caught(context, summary, table, "email_well_formed", key) == expected
+
+
+def test_rows_in_equal_rows_written_plus_quarantined(
+    dirty_run: tuple[RunContext, RunSummary],
+) -> None:
+    _, summary = dirty_run
+    with_drops = [o for o in summary.outcomes if o.rows_in is not None]
+    assert {o.name for o in with_drops} >= {"fact_orders", "fact_order_items", "dim_product"}
+    for outcome in with_drops:
+        assert outcome.rows_in == (outcome.rows or 0) + outcome.rows_quarantined, outcome
+    assert sum(o.rows_quarantined for o in with_drops) > 0
+
+
+def _postgres(dsn: str, query: str, keys: int) -> dict:
+    with psycopg2.connect(dsn) as conn, conn.cursor() as cursor:
+        cursor.execute("SET TimeZone = 'UTC'")
+        cursor.execute(query, {"email": EMAIL})
+        return {row[:keys]: tuple(row[keys:]) for row in cursor.fetchall()}
+
+
+def _lake(context: RunContext, table: str, keys: list[str], values: list[str]) -> dict:
+    data = context.registry.get(table)(context).read().curr_data
+    return {
+        tuple(r[k] for k in keys): tuple(r[v] for v in values)
+        for r in data.select(*keys, *values).collect()
+    }
+
+
+def test_reports_equal_sql_over_the_clean_rows(
+    dirty_run: tuple[RunContext, RunSummary], dirty_db: DirtyDatabase
+) -> None:
+    context, _ = dirty_run
+
+    orders = _lake(
+        context,
+        "daily_order_metrics",
+        ["order_date"],
+        ["order_count", "total_revenue", "mean_revenue"],
+    )
+    categories = _lake(
+        context,
+        "daily_category_metrics",
+        ["order_date", "category"],
+        ["mean_revenue", "median_revenue"],
+    )
+
+    assert orders == _postgres(dirty_db.dsn, ORDER_REPORT_SQL, 1)
+    assert categories == _postgres(dirty_db.dsn, CATEGORY_REPORT_SQL, 2)
+
+
+def test_a_broken_fail_rule_exits_non_zero_naming_the_rule(
+    dirty_run: tuple[RunContext, RunSummary], dirty_db: DirtyDatabase, tmp_path: Path
+) -> None:
+    """Runs last: it adds a 99,999,999.99 USD order, consistent with its one item."""
+    clean_users = set(dirty_db.buyers_of_user) - set(dirty_db.defects.ids["malformed_email"])
+    buyer = dirty_db.buyers_of_user[min(clean_users)]
+    with psycopg2.connect(dirty_db.dsn) as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "INSERT INTO rainforest.orders (buyer_id, order_ts, total_price) "
+            "VALUES (%s, %s, 99999999.99) RETURNING order_id",
+            (buyer, TEST_END_DATE - timedelta(days=1)),
+        )
+        (order_id,) = cursor.fetchone()
+        cursor.execute(
+            "INSERT INTO rainforest.orderitem "
+            "(order_id, product_id, seller_id, quantity, base_price, tax) "
+            "VALUES (%s, 1, 1, 1, 99999999.99, 0)",
+            (order_id,),
+        )
+    env = {
+        **os.environ,
+        "RAINFOREST_PG_DSN": dirty_db.dsn,
+        "RAINFOREST_WAREHOUSE": str(tmp_path / "lakehouse"),
+        "RAINFOREST_SPARK_MASTER": "local[2]",
+        "RAINFOREST_SPARK_SHUFFLE_PARTITIONS": "2",
+    }
+    finished = subprocess.run(
+        [str(Path(sys.executable).parent / "rainforest"), "run", "daily_order_metrics"],
+        env=env,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=900,
+        check=False,
+    )
+
+    output = finished.stdout + finished.stderr
+    assert finished.returncode != 0, output
+    assert "gold.daily_order_metrics" in output
+    assert "mean_revenue_plausible" in output
+
+
+def _admin(dsn: str, statement: sql.Composable) -> None:
+    conn = psycopg2.connect(dsn)
+    try:
+        conn.autocommit = True
+        with conn.cursor() as cur:
+            cur.execute(statement)
+    finally:
+        conn.close()
