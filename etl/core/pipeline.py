@@ -163,7 +163,7 @@ class ProgressPrinter:
 
     def summary(self, summary: RunSummary) -> None:
         table = RichTable(title=f"run {summary.run_id}", title_justify="left")
-        table.add_column("table")
+        table.add_column("table", no_wrap=True)
         for column in ("rows in", "rows", "quarantined", "seconds", "version"):
             table.add_column(column, justify="right")
         table.add_column("status")
@@ -177,7 +177,16 @@ class ProgressPrinter:
                 "" if o.version is None else str(o.version),
                 o.status,
             )
-        self.console.print(table)
+        # A pipe or a log has no width to fit: print whole rows rather than cut names.
+        console = self.console
+        width = console.width
+        if not console.is_terminal:
+            natural = table.__rich_measure__(console, console.options.update(max_width=1000))
+            console.width = max(width, natural.maximum)
+        try:
+            console.print(table)
+        finally:
+            console.width = width
         if summary.data_docs is not None:
             self.console.print(
                 f"Quality results: ops/dq_results (`rainforest dq`); Data Docs: {summary.data_docs}"
