@@ -17,6 +17,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from great_expectations.core import ExpectationSuiteValidationResult
     from great_expectations.data_context import AbstractDataContext
+    from great_expectations.data_context.store.store import DataDocsSiteConfigTypedDict
     from great_expectations.expectations import Expectation
     from pyspark.sql import DataFrame
 
@@ -80,18 +81,20 @@ def build_data_docs(
 
     context = _context()
     folder.mkdir(parents=True, exist_ok=True)
-    if SITE not in (context.variables.data_docs_sites or {}):
-        context.add_data_docs_site(
-            site_name=SITE,
-            site_config={
-                "class_name": "SiteBuilder",
-                "store_backend": {
-                    "class_name": "TupleFilesystemStoreBackend",
-                    "base_directory": str(folder),
-                },
-                "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
-            },
-        )
+    site: DataDocsSiteConfigTypedDict = {
+        "class_name": "SiteBuilder",
+        "store_backend": {
+            "class_name": "TupleFilesystemStoreBackend",
+            "base_directory": str(folder),
+        },
+        "site_index_builder": {"class_name": "DefaultSiteIndexBuilder"},
+    }
+    # The context lives as long as the process, which may run into several warehouses
+    # (tests, a long-lived driver): point the site at this run's folder every time.
+    if SITE in (context.variables.data_docs_sites or {}):
+        context.update_data_docs_site(site_name=SITE, site_config=site)
+    else:
+        context.add_data_docs_site(site_name=SITE, site_config=site)
     run = RunIdentifier(run_name=run_id, run_time=run_ts)
     for table, rules, results in runs:
         by_rule = {r.rule: r for r in results}
