@@ -31,7 +31,7 @@ from etl.core.registry import Registry
 from etl.core.settings import PROJECT_ROOT, STACK_BUCKET, Settings
 from etl.services.postgres import LocalPostgres
 from etl.services.stack import NativeStack, command_line
-from tests.e2e.test_reports import CATEGORY_REPORT_SQL, ORDER_REPORT_SQL, Report, _postgres_report
+from tests.e2e.reports import CATEGORY_REPORT_SQL, ORDER_REPORT_SQL, Report, postgres_report
 from tests.fixtures.postgres import TEST_END_DATE, TEST_SCALE, TEST_SEED, own_state_dir
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.postgres, pytest.mark.s3]
@@ -170,9 +170,9 @@ def test_reports_equal_sql_on_postgres(cluster_run: ClusterRun) -> None:
     )
 
     assert len(orders) > 10
-    assert orders == _postgres_report(cluster_run.dsn, ORDER_REPORT_SQL, key_columns=1)
+    assert orders == postgres_report(cluster_run.dsn, ORDER_REPORT_SQL, key_columns=1)
     assert len(categories) > 50
-    assert categories == _postgres_report(cluster_run.dsn, CATEGORY_REPORT_SQL, key_columns=2)
+    assert categories == postgres_report(cluster_run.dsn, CATEGORY_REPORT_SQL, key_columns=2)
 
 
 def test_lake_tables_are_delta_tables_in_the_bucket(cluster_run: ClusterRun) -> None:
@@ -288,7 +288,7 @@ def _rainforest(env: dict[str, str], *args: str, timeout: float = 120, check: bo
 
 
 def _lake_report(settings: Settings, table: str, keys: list[str], values: list[str]) -> Report:
-    """A gold table read with delta-rs alone, keyed like `_postgres_report`."""
+    """A gold table read with delta-rs alone, keyed like `postgres_report`."""
     data = DeltaTable(
         settings.table_uri("gold", table), storage_options=settings.storage_options()
     ).to_pyarrow_table()

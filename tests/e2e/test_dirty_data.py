@@ -37,9 +37,9 @@ from etl.core.pipeline import RunSummary, new_context, run_pipeline
 from etl.core.quality import EMAIL
 from etl.core.quality.results import quarantine_uri
 from etl.core.registry import Registry
-from etl.core.settings import Settings
 from etl.core.table import RunContext
-from tests.fixtures.postgres import TEST_END_DATE, TEST_SCALE, TEST_SEED
+from tests.e2e.reports import lake_report, pipeline_settings, postgres_report
+from tests.fixtures.postgres import TEST_END_DATE, TEST_SCALE, TEST_SEED, admin
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.postgres]
 
@@ -122,7 +122,7 @@ class DirtyDatabase:
 @pytest.fixture(scope="module")
 def dirty_db(postgres_dsn: str) -> Iterator[DirtyDatabase]:
     name = f"dirty_{uuid.uuid4().hex[:12]}"
-    _admin(postgres_dsn, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
+    admin(postgres_dsn, sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     dsn = make_dsn(postgres_dsn, dbname=name)
     clean = generate(scale=TEST_SCALE, seed=TEST_SEED, end_date=TEST_END_DATE)
     tables, defects = inject_defects(clean, rate=RATE, seed=TEST_SEED)
@@ -138,19 +138,14 @@ def dirty_db(postgres_dsn: str) -> Iterator[DirtyDatabase]:
         for kind in ("buyer", "seller")
     }
     yield DirtyDatabase(dsn, defects, owners["buyer"], owners["seller"])
-    _admin(postgres_dsn, sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
+    admin(postgres_dsn, sql.SQL("DROP DATABASE {} WITH (FORCE)").format(sql.Identifier(name)))
 
 
 @pytest.fixture(scope="module")
 def dirty_run(
     spark: SparkSession, dirty_db: DirtyDatabase, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[RunContext, RunSummary]:
-    settings = Settings(
-        spark_master="local[2]",
-        spark_shuffle_partitions=2,
-        warehouse=str(tmp_path_factory.mktemp("dirty") / "lakehouse"),
-        pg_dsn=dirty_db.dsn,
-    )
+    settings = pipeline_settings(tmp_path_factory.mktemp("dirty"), pg_dsn=dirty_db.dsn)
     context = new_context(spark, settings, Registry.discover())
     return context, run_pipeline(context)
 
@@ -207,41 +202,26 @@ def test_rows_in_equal_rows_written_plus_quarantined(
     assert sum(o.rows_quarantined for o in with_drops) > 0
 
 
-def _postgres(dsn: str, query: str, keys: int) -> dict:
-    with psycopg2.connect(dsn) as conn, conn.cursor() as cursor:
-        cursor.execute("SET TimeZone = 'UTC'")
-        cursor.execute(query, {"email": EMAIL})
-        return {row[:keys]: tuple(row[keys:]) for row in cursor.fetchall()}
-
-
-def _lake(context: RunContext, table: str, keys: list[str], values: list[str]) -> dict:
-    data = context.registry.get(table)(context).read().curr_data
-    return {
-        tuple(r[k] for k in keys): tuple(r[v] for v in values)
-        for r in data.select(*keys, *values).collect()
-    }
-
-
 def test_reports_equal_sql_over_the_clean_rows(
     dirty_run: tuple[RunContext, RunSummary], dirty_db: DirtyDatabase
 ) -> None:
     context, _ = dirty_run
 
-    orders = _lake(
+    orders = lake_report(
         context,
         "daily_order_metrics",
         ["order_date"],
         ["order_count", "total_revenue", "mean_revenue"],
     )
-    categories = _lake(
+    categories = lake_report(
         context,
         "daily_category_metrics",
         ["order_date", "category"],
         ["mean_revenue", "median_revenue"],
     )
 
-    assert orders == _postgres(dirty_db.dsn, ORDER_REPORT_SQL, 1)
-    assert categories == _postgres(dirty_db.dsn, CATEGORY_REPORT_SQL, 2)
+    assert orders == postgres_report(dirty_db.dsn, ORDER_REPORT_SQL, 1, {"email": EMAIL})
+    assert categories == postgres_report(dirty_db.dsn, CATEGORY_REPORT_SQL, 2, {"email": EMAIL})
 
 
 def test_a_broken_fail_rule_exits_non_zero_naming_the_rule(
@@ -284,13 +264,3 @@ def test_a_broken_fail_rule_exits_non_zero_naming_the_rule(
     assert finished.returncode != 0, output
     assert "gold.daily_order_metrics" in output
     assert "mean_revenue_plausible" in output
-
-
-def _admin(dsn: str, statement: sql.Composable) -> None:
-    conn = psycopg2.connect(dsn)
-    try:
-        conn.autocommit = True
-        with conn.cursor() as cur:
-            cur.execute(statement)
-    finally:
-        conn.close()

@@ -4,60 +4,27 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-import psycopg2
 import pytest
 from pyspark.sql import SparkSession
 
 from etl.core.pipeline import RunSummary, new_context, run_pipeline
 from etl.core.registry import Registry
-from etl.core.settings import Settings
 from etl.core.table import RunContext
+from tests.e2e.reports import (
+    CATEGORY_REPORT_SQL,
+    ORDER_REPORT_SQL,
+    Report,
+    lake_report,
+    pipeline_settings,
+    postgres_report,
+)
 from tests.fixtures.postgres import LoadedDatabase
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.postgres]
 
-# Written independently of the pipeline: straight from the upstream tables.
-ORDER_REPORT_SQL = """
-    SELECT order_ts::date, count(*), sum(total_price), round(avg(total_price), 2)
-    FROM rainforest.orders
-    GROUP BY 1
-"""
-CATEGORY_REPORT_SQL = """
-    WITH item AS (
-        SELECT o.order_ts::date AS order_date, c.name AS category,
-               oi.quantity * oi.base_price AS revenue
-        FROM rainforest.orderitem oi
-        JOIN rainforest.orders o ON o.order_id = oi.order_id
-        JOIN (SELECT DISTINCT product_id, category_id FROM rainforest.productcategory) pc
-          ON pc.product_id = oi.product_id
-        JOIN rainforest.category c ON c.category_id = pc.category_id
-    )
-    SELECT order_date, category, round(avg(revenue), 2),
-           round((percentile_cont(0.5) WITHIN GROUP (ORDER BY revenue))::numeric, 2)
-    FROM item
-    GROUP BY 1, 2
-"""
-
-Report = dict[tuple[object, ...], tuple[object, ...]]
-
-
-def _postgres_report(dsn: str, query: str, key_columns: int) -> Report:
-    with psycopg2.connect(dsn) as conn, conn.cursor() as cursor:
-        cursor.execute("SET TimeZone = 'UTC'")
-        cursor.execute(query)
-        return {row[:key_columns]: tuple(row[key_columns:]) for row in cursor.fetchall()}
-
-
-def _lake_report(context: RunContext, table: str, keys: list[str], values: list[str]) -> Report:
-    data = context.registry.get(table)(context).read().curr_data
-    return {
-        tuple(row[k] for k in keys): tuple(row[v] for v in values)
-        for row in data.select(*keys, *values).collect()
-    }
-
 
 def _order_report(context: RunContext) -> Report:
-    return _lake_report(
+    return lake_report(
         context,
         "daily_order_metrics",
         ["order_date"],
@@ -66,7 +33,7 @@ def _order_report(context: RunContext) -> Report:
 
 
 def _category_report(context: RunContext) -> Report:
-    return _lake_report(
+    return lake_report(
         context,
         "daily_category_metrics",
         ["order_date", "category"],
@@ -78,12 +45,7 @@ def _category_report(context: RunContext) -> Report:
 def pipeline_run(
     spark: SparkSession, rainforest_db: LoadedDatabase, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[RunContext, RunSummary]:
-    settings = Settings(
-        spark_master="local[2]",
-        spark_shuffle_partitions=2,
-        warehouse=str(tmp_path_factory.mktemp("e2e") / "lakehouse"),
-        pg_dsn=rainforest_db.dsn,
-    )
+    settings = pipeline_settings(tmp_path_factory.mktemp("e2e"), pg_dsn=rainforest_db.dsn)
     registry = Registry.discover()
     context = new_context(spark, settings, registry)
     return context, run_pipeline(context)
@@ -101,7 +63,7 @@ def test_daily_order_report_equals_sql_on_postgres(
     pipeline_run: tuple[RunContext, RunSummary], rainforest_db: LoadedDatabase
 ) -> None:
     context, _ = pipeline_run
-    expected = _postgres_report(rainforest_db.dsn, ORDER_REPORT_SQL, key_columns=1)
+    expected = postgres_report(rainforest_db.dsn, ORDER_REPORT_SQL, key_columns=1)
     actual = _order_report(context)
 
     assert len(expected) > 10
@@ -113,7 +75,7 @@ def test_daily_category_report_equals_sql_on_postgres(
     pipeline_run: tuple[RunContext, RunSummary], rainforest_db: LoadedDatabase
 ) -> None:
     context, _ = pipeline_run
-    expected = _postgres_report(rainforest_db.dsn, CATEGORY_REPORT_SQL, key_columns=2)
+    expected = postgres_report(rainforest_db.dsn, CATEGORY_REPORT_SQL, key_columns=2)
     actual = _category_report(context)
 
     assert len(expected) > 50

@@ -10,9 +10,9 @@ from pyspark.sql import types as T
 
 from etl.core.pipeline import RunSummary, new_context, run_pipeline
 from etl.core.registry import Registry
-from etl.core.settings import Settings
 from etl.core.source import INGESTION_DATE, SourceTable
 from etl.core.table import RunContext
+from tests.e2e.reports import pipeline_settings
 from tests.fixtures.postgres import LoadedDatabase
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
@@ -49,12 +49,7 @@ def _query(dsn: str, statement: sql.Composable, *params: object) -> list[tuple[o
 def bronze_run(
     spark: SparkSession, rainforest_db: LoadedDatabase, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[RunContext, RunSummary]:
-    settings = Settings(
-        spark_master="local[2]",
-        spark_shuffle_partitions=2,
-        warehouse=str(tmp_path_factory.mktemp("bronze") / "lakehouse"),
-        pg_dsn=rainforest_db.dsn,
-    )
+    settings = pipeline_settings(tmp_path_factory.mktemp("bronze"), pg_dsn=rainforest_db.dsn)
     context = new_context(spark, settings, REGISTRY)
     return context, run_pipeline(context, BRONZE)
 
