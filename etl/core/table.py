@@ -30,7 +30,7 @@ from pyspark.sql import DataFrame
 
 from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import DataQualityError
-from etl.core.quality.engine import MAX_EXAMPLES, RulesBroken, Verdict, evaluate, raise_on_failure
+from etl.core.quality.engine import RulesBroken, Verdict, evaluate, raise_on_failure
 from etl.core.quality.results import QualityLog, quarantine_uri, with_run
 
 if TYPE_CHECKING:
@@ -39,8 +39,6 @@ if TYPE_CHECKING:
     from etl.core.lake import Lake, WriteResult
     from etl.core.registry import Registry
     from etl.core.settings import Settings
-
-__all__ = ["MAX_EXAMPLES", "RunContext", "Table", "TableBuild"]
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -233,22 +231,23 @@ class Table:
         )
 
 
-def _transform_parameters(cls: type[Table]) -> set[str] | None:
-    """The upstream names `transform` takes; None when it takes any (`**upstream`)."""
+def _transform_parameters(cls: type[Table]) -> tuple[set[str], bool]:
+    """The upstream names `transform` takes, and whether it also takes any (`**upstream`)."""
     parameters = inspect.signature(cls.transform).parameters
-    if any(p.kind is p.VAR_KEYWORD for p in parameters.values()):
-        return None
-    return {
-        name for name, p in parameters.items() if name != "self" and p.kind is not p.VAR_POSITIONAL
+    named = {
+        name
+        for name, p in parameters.items()
+        if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
     }
+    return named, any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
 def _transform_inputs(cls: type[Table], inputs: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
     """The extracted inputs minus the upstream tables only rules look into."""
-    parameters = _transform_parameters(cls)
-    if parameters is None:
+    named, accepts_any = _transform_parameters(cls)
+    if accepts_any:
         return dict(inputs)
-    rule_only = set(cls.spec.rule_inputs) - parameters
+    rule_only = set(cls.spec.rule_inputs) - named
     return {name: df for name, df in inputs.items() if name not in rule_only}
 
 
@@ -260,13 +259,7 @@ def _check_transform_signature(cls: type[Table]) -> None:
     """
     if cls.transform is Table.transform or cls.extract is not Table.extract:
         return
-    parameters = inspect.signature(cls.transform).parameters
-    declared = {
-        name
-        for name, p in parameters.items()
-        if name != "self" and p.kind not in (p.VAR_KEYWORD, p.VAR_POSITIONAL)
-    }
-    accepts_any = any(p.kind is p.VAR_KEYWORD for p in parameters.values())
+    declared, accepts_any = _transform_parameters(cls)
     upstream = set(cls.spec.upstream)
     needed = upstream - set(cls.spec.rule_inputs)
     if not (needed <= declared <= upstream) and not (accepts_any and declared <= upstream):

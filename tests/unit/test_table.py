@@ -9,7 +9,8 @@ from pyspark.sql import SparkSession
 
 from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import DataQualityError
-from etl.core.table import MAX_EXAMPLES, Table
+from etl.core.quality.engine import MAX_EXAMPLES
+from etl.core.table import Table
 
 pytestmark = pytest.mark.spark
 
