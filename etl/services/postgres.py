@@ -26,7 +26,6 @@ import importlib.util
 import os
 import pwd
 import re
-import socket
 import stat
 import subprocess
 import tempfile
@@ -43,7 +42,7 @@ from psycopg2.extensions import connection, parse_dsn
 
 from etl.core.errors import ConfigError, ServiceUnavailableError
 from etl.core.settings import Settings
-from etl.services.state import locked
+from etl.services.state import free_port, locked, port_is_free
 
 DATABASE = "rainforest"
 USER = "rainforest"
@@ -240,12 +239,12 @@ class LocalPostgres:
             )
 
     def _choose_port(self) -> int:
-        if _port_is_free(self._configured_port):
+        if port_is_free(self._configured_port):
             return self._configured_port
         remembered = _read_int(self.port_file)
-        if remembered is not None and _port_is_free(remembered):
+        if remembered is not None and port_is_free(remembered):
             return remembered
-        port = _free_port()
+        port = free_port()
         self.port_file.write_text(f"{port}\n")
         return port
 
@@ -396,23 +395,6 @@ def _grant_traverse(folder: Path) -> None:
         mode = path.stat().st_mode
         if not mode & stat.S_IXOTH:
             path.chmod(stat.S_IMODE(mode) | stat.S_IXOTH)
-
-
-def _port_is_free(port: int) -> bool:
-    """Whether the server could listen on `port`; SO_REUSEADDR as Postgres sets it."""
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((HOST, port))
-        except OSError:
-            return False
-    return True
-
-
-def _free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.bind((HOST, 0))
-        return int(probe.getsockname()[1])
 
 
 def _read_int(path: Path) -> int | None:

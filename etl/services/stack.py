@@ -28,7 +28,6 @@ import os
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -52,7 +51,7 @@ from etl.core.settings import (
     stack_event_log_dir,
 )
 from etl.services.postgres import LocalPostgres, mask_dsn
-from etl.services.state import locked
+from etl.services.state import locked, port_is_free
 
 START_TIMEOUT_S = 180
 STOP_TIMEOUT_S = 20
@@ -525,7 +524,7 @@ def _check_ports_free(daemons: list[_Daemon]) -> None:
         f"{port} ({daemon.name}; set {variable})"
         for daemon in daemons
         for port, variable in daemon.ports
-        if not _port_is_free(port)
+        if not port_is_free(port)
     ]
     if taken:
         raise ConfigError(
@@ -548,16 +547,6 @@ def _stop_group(pid: int) -> None:
 def _signal_group(pgid: int, sig: signal.Signals) -> None:
     with suppress(ProcessLookupError):
         os.killpg(pgid, sig)
-
-
-def _port_is_free(port: int) -> bool:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
-        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
-        try:
-            probe.bind((STACK_HOST, port))
-        except OSError:
-            return False
-    return True
 
 
 def _get_json(url: str) -> Any | None:

@@ -1,11 +1,14 @@
-"""What every local service shares about its git-ignored state folder."""
+"""What every local service shares: its git-ignored state folder, and loopback ports."""
 
 from __future__ import annotations
 
 import fcntl
+import socket
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+LOOPBACK = "127.0.0.1"
 
 
 @contextmanager
@@ -21,3 +24,22 @@ def locked(folder: Path, *, foreign: Callable[[], Exception]) -> Iterator[None]:
             yield
     except PermissionError as error:
         raise foreign() from error
+
+
+def port_is_free(port: int) -> bool:
+    """Whether a server could listen on `port` of the loopback address (with SO_REUSEADDR,
+    as servers set it, so a port in TIME_WAIT counts as free)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((LOOPBACK, port))
+        except OSError:
+            return False
+    return True
+
+
+def free_port() -> int:
+    """A loopback port nobody listens on now, chosen by the kernel."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.bind((LOOPBACK, 0))
+        return int(probe.getsockname()[1])

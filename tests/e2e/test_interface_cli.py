@@ -19,6 +19,7 @@ import pytest
 from pyspark.sql import SparkSession
 
 from etl.core.settings import Settings
+from etl.services.state import free_port
 from tests.fixtures.reports import (
     CATEGORY_REPORT_CSV,
     ORDER_REPORT_CSV,
@@ -81,7 +82,7 @@ def test_sql_names_a_table_not_built_without_a_traceback(env: dict[str, str]) ->
 def test_serve_answers_jdbc_while_sql_runs_and_stops_cleanly(
     env: dict[str, str], tmp_path: Path
 ) -> None:
-    port = _free_port()
+    port = free_port()
     log = tmp_path / "serve.log"
     with log.open("w") as output:
         # A session of its own: the server and everything it starts can be found, and ended.
@@ -129,12 +130,6 @@ def test_serve_answers_jdbc_while_sql_runs_and_stops_cleanly(
 def _without_prompt(output: str) -> list[str]:
     """Beeline's lines without the prompt it prints before a result even when silent."""
     return [BEELINE_PROMPT.sub("", line) for line in output.splitlines()]
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def _wait_for_port(port: int, server: subprocess.Popen[bytes], log: Path) -> None:
