@@ -81,7 +81,9 @@ status:
 	elif [ -x $(RAINFOREST) ]; then $(RAINFOREST) stack status; \
 	else echo "Not installed yet: run make up"; fi
 
+# The import contracts of pyproject.toml (the architecture), then every suite.
 test: install
+	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install
@@ -94,6 +96,7 @@ test-e2e: install
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
 
 lint: install
+	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 

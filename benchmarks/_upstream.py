@@ -10,40 +10,47 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from datagen import generate, load, row_counts
-from etl.core.settings import Settings
+from datagen import SCHEMA, generate, load, row_counts
+from etl.core.upstream import Upstream, connect
 from etl.services.postgres import LocalPostgres
+from etl.services.settings import ServiceSettings
 
 
 @dataclass(frozen=True, kw_only=True)
-class Upstream:
+class BenchmarkDatabase:
     dsn: str
     counts: dict[str, int]
     folder: Path
 
+    @property
+    def upstream(self) -> Upstream:
+        """The database as a run's upstream."""
+        return Upstream(dsn=self.dsn, schema=SCHEMA)
+
 
 @contextmanager
-def upstream_database(*, scale: float, seed: int) -> Iterator[Upstream]:
+def upstream_database(*, scale: float, seed: int) -> Iterator[BenchmarkDatabase]:
     """Start a server of its own in a temporary folder, load data, and clean up afterwards.
 
     Prints how long generation and loading took, which the README reports.
     """
     folder = Path(tempfile.mkdtemp(prefix="rainforest-bench-"))
     # Its own state folder; the server moves to a free port if the default one is taken.
-    server = LocalPostgres(Settings(state_dir=folder / "state", pg_dsn=None))
+    server = LocalPostgres(ServiceSettings(state_dir=folder / "state", pg_dsn=None))
     try:
         dsn = server.up()
         started = time.perf_counter()
         tables = generate(scale=scale, seed=seed)
         generated = time.perf_counter() - started
-        load(dsn, tables, mode="reset")
+        with connect(dsn) as conn:
+            load(conn, tables, mode="reset")
         loaded = time.perf_counter() - started - generated
         counts = row_counts(tables)
         print(
             f"scale {scale:g}: {sum(counts.values()):,} upstream rows generated in "
             f"{generated:.1f} s, loaded in {loaded:.1f} s"
         )
-        yield Upstream(dsn=dsn, counts=counts, folder=folder)
+        yield BenchmarkDatabase(dsn=dsn, counts=counts, folder=folder)
     finally:
         server.down()
         shutil.rmtree(folder, ignore_errors=True)

@@ -16,7 +16,8 @@ import dataclasses
 import time
 
 from benchmarks._upstream import upstream_database
-from etl.core.pipeline import ProgressPrinter, new_context, run_pipeline
+from etl.cli._progress import ProgressPrinter
+from etl.core.pipeline import new_context, run_pipeline
 from etl.core.registry import Registry
 from etl.core.session import build_session
 from etl.core.settings import Settings
@@ -31,19 +32,22 @@ def main() -> None:
     seconds: dict[bool, float] = {}
     with upstream_database(scale=args.scale, seed=args.seed) as upstream:
         spark = build_session(
-            Settings(warehouse=str(upstream.folder / "unused"), pg_dsn=upstream.dsn),
+            Settings(warehouse=str(upstream.folder / "unused")),
             app_name="dq-benchmark",
         )
         registry = Registry.discover()
         for checked in (False, True):
             folder = upstream.folder / ("lakehouse-checked" if checked else "lakehouse-unchecked")
-            settings = Settings(warehouse=str(folder), pg_dsn=upstream.dsn)
+            settings = Settings(warehouse=str(folder))
             context = dataclasses.replace(
-                new_context(spark, settings, registry), check_quality=checked
+                new_context(spark, settings, registry, upstream=upstream.upstream),
+                check_quality=checked,
             )
             started = time.perf_counter()
-            summary = run_pipeline(context, on_outcome=ProgressPrinter())
+            printer = ProgressPrinter()
+            summary = run_pipeline(context, on_event=printer)
             seconds[checked] = time.perf_counter() - started
+            printer.close()
             if not summary.ok:
                 raise SystemExit(f"the run failed: {[o.name for o in summary.failures()]}")
             print(f"{'with' if checked else 'without'} checks: {seconds[checked]:.1f} s")

@@ -47,17 +47,20 @@ def main() -> None:
         largest = max(counts, key=counts.__getitem__)
         print(f"largest table: {largest} ({counts[largest]:,} rows)")
         dsn = upstream.dsn
-        settings = Settings(warehouse=str(upstream.folder / "lakehouse"), pg_dsn=dsn)
+        settings = Settings(warehouse=str(upstream.folder / "lakehouse"))
         spark = build_session(settings, app_name="extract-benchmark")
         registry = Registry.discover()
 
         def build() -> float:
-            summary = run_pipeline(new_context(spark, settings, registry), [largest])
+            context = new_context(spark, settings, registry, upstream=upstream.upstream)
+            summary = run_pipeline(context, [largest])
             assert summary.ok, summary.failures()
             return summary.outcomes[0].rows or 0
 
         def extract() -> float:
-            table = registry.get(largest)(new_context(spark, settings, registry))
+            table = registry.get(largest)(
+                new_context(spark, settings, registry, upstream=upstream.upstream)
+            )
             table.extract()["source"].write.format("noop").mode("overwrite").save()
             return counts[largest]
 

@@ -20,7 +20,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from etl.core.lake import Lake
-from etl.core.lake.source import FORMAT_NAME, OPTION_MODE
+from etl.core.lake.datasource import FORMAT_NAME, OPTION_MODE
 from etl.core.session import build_session
 from etl.core.settings import Settings
 

@@ -14,7 +14,8 @@ import argparse
 import time
 
 from benchmarks._upstream import upstream_database
-from etl.core.pipeline import ProgressPrinter, new_context, run_pipeline
+from etl.cli._progress import ProgressPrinter
+from etl.core.pipeline import new_context, run_pipeline
 from etl.core.registry import Registry
 from etl.core.session import build_session
 from etl.core.settings import Settings
@@ -27,12 +28,14 @@ def main() -> None:
     args = parser.parse_args()
 
     with upstream_database(scale=args.scale, seed=args.seed) as upstream:
-        settings = Settings(warehouse=str(upstream.folder / "lakehouse"), pg_dsn=upstream.dsn)
+        settings = Settings(warehouse=str(upstream.folder / "lakehouse"))
         spark = build_session(settings, app_name="pipeline-benchmark")
-        context = new_context(spark, settings, Registry.discover())
+        context = new_context(spark, settings, Registry.discover(), upstream=upstream.upstream)
         started = time.perf_counter()
-        summary = run_pipeline(context, on_outcome=ProgressPrinter())
+        printer = ProgressPrinter()
+        summary = run_pipeline(context, on_event=printer)
         seconds = time.perf_counter() - started
+        printer.close()
         spark.stop()
     if not summary.ok:
         raise SystemExit(f"the run failed: {[o.name for o in summary.failures()]}")

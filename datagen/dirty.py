@@ -27,7 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from etl.core.errors import ConfigError
+from datagen.errors import DatagenError
 
 UNKNOWN_EVENT_TYPES = ("page_view", "add-to-cart", "wishlist", "VIEW")
 FUTURE_SECONDS = 10 * 365 * 86_400
@@ -61,7 +61,7 @@ def inject_defects(
         defects.counts()  # {"non_positive_price": 73, ...}
     """
     if not 0 < rate < 0.2:
-        raise ConfigError(f"The dirty rate must be above 0 and below 0.2, not {rate}.")
+        raise DatagenError(f"The dirty rate must be above 0 and below 0.2, not {rate}.")
     return _Injector(dict(tables), rate=rate, seed=seed).run()
 
 

@@ -32,7 +32,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from faker import Faker
 
-from etl.core.errors import ConfigError
+from datagen.errors import DatagenError
 
 # Parents before children: the order `load` copies them in.
 TABLES = (
@@ -514,7 +514,7 @@ def generate(
         tables["orders"].num_rows  # 500
     """
     if not scale > 0:
-        raise ConfigError(f"The scale must be a positive number, not {scale}.")
+        raise DatagenError(f"The scale must be a positive number, not {scale}.")
     end = datetime.combine(end_date or default_end_date(), time(), tzinfo=UTC)
     return _Generator(scale=scale, seed=seed, end=int(end.timestamp())).run()
 

@@ -15,25 +15,25 @@ import pyarrow as pa
 import pyarrow.csv as pa_csv
 from psycopg2 import sql
 
-from etl.core.errors import ConfigError
-from etl.services.postgres import connect
+from datagen.errors import DatagenError
 
 if TYPE_CHECKING:
-    from psycopg2.extensions import cursor
+    from psycopg2.extensions import connection, cursor
 
 SCHEMA = "rainforest"
 
 LoadMode = Literal["fail", "reset", "if_empty"]
 
 
-def load(dsn: str, tables: dict[str, pa.Table], *, mode: LoadMode = "fail") -> bool:
-    """Load `tables` (from `generate`) into schema `rainforest`; True when rows were loaded.
+def load(conn: connection, tables: dict[str, pa.Table], *, mode: LoadMode = "fail") -> bool:
+    """Load `tables` (from `generate`) into schema `rainforest` over `conn`, in one transaction;
+    True when rows were loaded.
 
     The schema is created from `schema.sql` when missing. When it already holds orders,
     `mode` decides: "fail" raises, "reset" drops and recreates the schema first, "if_empty"
-    leaves it alone and returns False.
+    leaves it alone and returns False. The caller opens and closes the connection.
     """
-    with connect(dsn) as conn, conn.cursor() as cur:
+    with conn, conn.cursor() as cur:
         # Zone-less timestamps (formatting zones is slow) read back as UTC; an empty search
         # path makes Postgres spell out the schema in the foreign keys it hands back.
         cur.execute("SET LOCAL timezone = 'UTC'; SET LOCAL search_path = pg_catalog")
@@ -43,7 +43,7 @@ def load(dsn: str, tables: dict[str, pa.Table], *, mode: LoadMode = "fail") -> b
             if _has_orders(cur):
                 if mode == "if_empty":
                     return False
-                raise ConfigError(
+                raise DatagenError(
                     f"Schema {SCHEMA} already holds data: pass --reset to replace it, "
                     "or --if-empty to keep it."
                 )
@@ -57,9 +57,9 @@ def load(dsn: str, tables: dict[str, pa.Table], *, mode: LoadMode = "fail") -> b
     return True
 
 
-def has_data(dsn: str) -> bool:
+def has_data(conn: connection) -> bool:
     """Whether schema `rainforest` holds orders, i.e. whether `--if-empty` would skip."""
-    with connect(dsn) as conn, conn.cursor() as cur:
+    with conn, conn.cursor() as cur:
         return _schema_exists(cur) and _has_orders(cur)
 
 

@@ -5,6 +5,6 @@ Spark imports each installed top-level package named `pyspark_*` and registers i
 `CREATE TABLE ... USING rainforest_delta` work without `spark.dataSource.register`.
 """
 
-from etl.core.lake.source import LakeDataSource as DefaultSource
+from etl.core.lake.datasource import LakeDataSource as DefaultSource
 
 __all__ = ["DefaultSource"]

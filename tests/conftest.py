@@ -4,4 +4,5 @@ pytest_plugins = [
     "tests.fixtures.spark",
     "tests.fixtures.s3",
     "tests.fixtures.postgres",
+    "tests.fixtures.environment",
 ]

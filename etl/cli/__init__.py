@@ -7,7 +7,8 @@ from typing import Annotated
 import typer
 
 from etl.cli import db, dq, stack
-from etl.cli._output import console, exits_cleanly
+from etl.cli._output import console, exits_cleanly, print_table
+from etl.cli._wiring import load_settings, open_catalog, upstream
 from etl.cli.datagen import datagen
 from etl.cli.serve import serve
 from etl.cli.sql import sql
@@ -40,25 +41,28 @@ def run(
     show_rows: Annotated[int, typer.Option(min=1, help="Rows printed per --show.")] = 10,
 ) -> None:
     """Build tables in dependency order, each once, and print a per-table summary."""
-    from etl.core.pipeline import ProgressPrinter, new_context, run_pipeline
+    from etl.cli._progress import ProgressPrinter
+    from etl.core.pipeline import new_context, run_pipeline
     from etl.core.session import build_session
-    from etl.core.settings import get_settings
 
-    settings = get_settings()
+    settings = load_settings()
     registry = Registry.discover()
     plan = registry.build_order(tables or ())
+    source = upstream(settings)
     console.print(f"Building {len(plan)} tables into {settings.warehouse_uri}")
     spark = build_session(settings)
+    context = new_context(spark, settings, registry, upstream=source)
     printer = ProgressPrinter(console)
-    summary = run_pipeline(new_context(spark, settings, registry), tables or (), on_outcome=printer)
+    try:
+        summary = run_pipeline(context, tables or (), on_event=printer)
+    finally:
+        printer.close()
     printer.summary(summary)
     if not summary.ok:
         failed = ", ".join(o.name for o in summary.failures())
         console.print(f"[red]Run {summary.run_id} failed: {failed}[/]")
         raise typer.Exit(1)
     if show:
-        from etl.cli.sql import open_catalog, print_table
-
         catalog = open_catalog(spark, settings)
         with catalog.explained_errors():
             for name in show:

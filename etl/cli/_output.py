@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from typing import ParamSpec, TypeVar
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import typer
 from rich.console import Console
 from rich.markup import escape
 
 from etl.core.errors import RainforestError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame
 
 console = Console(highlight=False)
 error_console = Console(stderr=True, highlight=False)
@@ -31,3 +34,21 @@ def exits_cleanly(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def print_table(result: DataFrame, max_rows: int) -> bool:
+    """Print at most `max_rows` rows; whether there were more."""
+    from pyspark.sql.types import NumericType
+    from rich.table import Table as RichTable
+    from rich.text import Text
+
+    rows = result.limit(max_rows + 1).collect()
+    shown = RichTable()
+    for field in result.schema.fields:
+        numeric = isinstance(field.dataType, NumericType)
+        shown.add_column(field.name, justify="right" if numeric else "left")
+    for row in rows[:max_rows]:
+        # Text, not markup: a value like "[b]" must print as it is.
+        shown.add_row(*(Text("NULL", "dim") if v is None else Text(str(v)) for v in row))
+    console.print(shown)
+    return len(rows) > max_rows

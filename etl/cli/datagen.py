@@ -10,7 +10,10 @@ import typer
 from rich.table import Table as RichTable
 
 from etl.cli._output import console, exits_cleanly
+from etl.cli._wiring import load_settings
 from etl.core.errors import ConfigError
+
+ALREADY_LOADED = "Schema rainforest already holds data; nothing loaded (--reset replaces it)."
 
 
 @exits_cleanly
@@ -53,17 +56,44 @@ def datagen(
 
     Without --reset or --if-empty, a schema that already holds data is an error.
     """
-    from datagen import default_end_date, generate, has_data, inject_defects, load, row_counts
-    from etl.core.settings import get_settings
-    from etl.services.postgres import LocalPostgres, mask_dsn
+    from datagen import DatagenError
 
     if reset and if_empty:
         raise ConfigError("--reset and --if-empty contradict each other: pass one of them.")
-    dsn = LocalPostgres(get_settings()).up()
-    console.print(f"Upstream database: {mask_dsn(dsn)}")
-    if if_empty and has_data(dsn):
-        console.print("Schema rainforest already holds data; nothing loaded (--reset replaces it).")
-        return
+    try:
+        _generate_and_load(scale, seed, end_date, reset=reset, if_empty=if_empty, dirty=dirty)
+    except DatagenError as error:
+        raise ConfigError(str(error)) from None
+
+
+def _generate_and_load(
+    scale: float,
+    seed: int,
+    end_date: datetime | None,
+    *,
+    reset: bool,
+    if_empty: bool,
+    dirty: float | None,
+) -> None:
+    from datagen import (
+        SCHEMA,
+        default_end_date,
+        generate,
+        has_data,
+        inject_defects,
+        load,
+        row_counts,
+    )
+    from etl.services.postgres import LocalPostgres, mask_dsn
+
+    server = LocalPostgres(load_settings())
+    console.print(f"Upstream database: {mask_dsn(server.up())}")
+    database = server.upstream(SCHEMA)
+    if if_empty:
+        with database.connect() as conn:
+            if has_data(conn):
+                console.print(ALREADY_LOADED)
+                return
 
     day = end_date.date() if end_date else default_end_date()
     started = time.perf_counter()
@@ -73,11 +103,11 @@ def datagen(
         if dirty:
             tables, defects = inject_defects(tables, rate=dirty, seed=seed)
     generated = time.perf_counter()
-    with console.status("Loading with COPY"):
-        loaded = load(dsn, tables, mode="reset" if reset else "if_empty" if if_empty else "fail")
+    with console.status("Loading with COPY"), database.connect() as conn:
+        loaded = load(conn, tables, mode="reset" if reset else "if_empty" if if_empty else "fail")
     finished = time.perf_counter()
     if not loaded:
-        console.print("Schema rainforest already holds data; nothing loaded (--reset replaces it).")
+        console.print(ALREADY_LOADED)
         return
 
     console.print(f"Loaded scale {scale:g}, seed {seed}, end date {day}:")

@@ -6,6 +6,7 @@ import typer
 from rich.table import Table as RichTable
 
 from etl.cli._output import console, exits_cleanly
+from etl.cli._wiring import load_settings
 
 app = typer.Typer(
     help="Data quality: the last run's rule results (`dq`), the Data Docs folder (`dq docs`).",
@@ -24,9 +25,8 @@ def results(ctx: typer.Context) -> None:
 
     from etl.core.errors import TableNotFoundError
     from etl.core.quality.results import results_uri
-    from etl.core.settings import get_settings
 
-    settings = get_settings()
+    settings = load_settings()
     uri = results_uri(settings)
     if not DeltaTable.is_deltatable(uri, storage_options=settings.storage_options()):
         raise TableNotFoundError(f"No quality results at {uri} yet: run `rainforest run` first.")
@@ -55,9 +55,8 @@ def results(ctx: typer.Context) -> None:
 def docs() -> None:
     """Print the folder of the Great Expectations Data Docs (open its index.html)."""
     from etl.core.quality.results import data_docs_folder
-    from etl.core.settings import get_settings
 
-    folder = data_docs_folder(get_settings())
+    folder = data_docs_folder(load_settings())
     console.print(str(folder))
     if not (folder / "index.html").is_file():
         console.print("(empty until `rainforest run` has checked rules)")

@@ -30,7 +30,6 @@ Example:
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,6 +39,7 @@ from pyspark.errors import PySparkException
 
 from etl.core.errors import ConfigError, RainforestError, TableNotFoundError
 from etl.core.lake import Lake
+from etl.core.names import SNAKE_CASE
 
 if TYPE_CHECKING:
     from pathlib import Path
@@ -51,7 +51,6 @@ if TYPE_CHECKING:
     from etl.core.settings import Settings
 
 VIEW_LAYER = "interface"
-_VIEW_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 _NOT_FOUND = "TABLE_OR_VIEW_NOT_FOUND"
 # SQLSTATE classes of errors in the query itself rather than in the system: 42 is syntax or
 # access rule (unknown names, wrong types), 22 is data exception (division by zero, bad cast).
@@ -136,7 +135,7 @@ class Catalog:
 
     def _sync_table(self, spec: TableSpec) -> str | None:
         name = spec.name
-        uri = self._settings.table_uri(spec.layer, name)
+        uri = self._settings.table_uri(spec.placed_layer, name)
         try:
             version = self._latest_version(uri, spec)
         except TableNotFoundError:
@@ -154,7 +153,7 @@ class Catalog:
         data = self._lake.read(uri, version=version, table_format=spec.data_format)
         data.createOrReplaceTempView(name)
         self._entries[name] = CatalogEntry(
-            name=name, layer=spec.layer, kind="table", version=version
+            name=name, layer=spec.placed_layer, kind="table", version=version
         )
         self._missing.pop(name, None)
         return name
@@ -178,7 +177,7 @@ class Catalog:
             name = path.stem
             if name in self._entries and self._entries[name].kind == "view":
                 continue
-            if not _VIEW_NAME.match(name) or name in self._registry:
+            if not SNAKE_CASE.match(name) or name in self._registry:
                 raise ConfigError(
                     f"{path}: a view's file name must be snake_case and differ from every "
                     "table name, since it becomes the view's name; rename the file."

@@ -2,36 +2,40 @@
 
 from __future__ import annotations
 
-import re
-from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Literal
+from dataclasses import dataclass, field, replace
+from typing import TYPE_CHECKING, Literal, get_args
 
+from etl.core.names import check_snake_case
 from etl.core.quality.rules import primary_key_rules
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
 
+    from etl.core.lake.commit import WriteMode
+    from etl.core.lake.snapshot import TableFormat
     from etl.core.quality.rules import Rule
 
-Layer = Literal["bronze", "silver", "gold", "interface", "quarantine", "ops"]
-WriteMode = Literal["overwrite", "append", "overwrite_partitions"]
-TableFormat = Literal["delta", "parquet"]
-
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+TableLayer = Literal["bronze", "silver", "gold"]
+"""The layers tables are built in; each is a folder of table files."""
+TABLE_LAYERS: tuple[TableLayer, ...] = get_args(TableLayer)
+Layer = TableLayer | Literal["interface", "quarantine", "ops"]
+"""Every top-level folder of the warehouse."""
 
 
 @dataclass(frozen=True, kw_only=True)
 class TableSpec:
     """Everything particular to a table except its transform, declared once beside it.
 
-    `upstream` names the tables whose data `transform` receives, as keyword arguments
-    of the same names; the pipeline builds them first. `rules` are the table's quality rules
+    `layer` is the folder the table's file sits in (`etl/tables/<layer>/`), filled in when the
+    table class is defined; declare it only for a table defined elsewhere. `upstream` names
+    the tables whose data `transform` receives, as keyword arguments of the same names; the
+    pipeline builds them first. `rules` are the table's quality rules
     (`etl.core.quality`); a rule that looks into another table (`references`, `sum_of`) names
     an upstream table, which `transform` then need not take.
     """
 
     name: str
-    layer: Layer
+    layer: TableLayer | None = None
     grain: str
     primary_keys: tuple[str, ...]
     upstream: tuple[str, ...] = ()
@@ -42,8 +46,7 @@ class TableSpec:
     rules: tuple[Rule, ...] = ()
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
-            raise ValueError(f"Table name {self.name!r} must be snake_case ([a-z][a-z0-9_]*)")
+        check_snake_case(self.name, what="Table name")
         if not self.primary_keys:
             raise ValueError(f"Table {self.name!r} must declare its primary keys")
         if self.mode == "overwrite_partitions" and not self.partition_by:
@@ -72,14 +75,28 @@ class TableSpec:
         """Upstream tables that rules look into."""
         return tuple(dict.fromkeys(t for rule in self.rules for t in rule.needs))
 
+    def in_layer(self, layer: TableLayer) -> TableSpec:
+        """The same spec placed in `layer`."""
+        return replace(self, layer=layer)
+
     @property
-    def database(self) -> str:
-        """The catalog database the table belongs to: its layer."""
+    def placed_layer(self) -> TableLayer:
+        """The layer, which every table class has (from its folder or declared)."""
+        if self.layer is None:
+            raise ValueError(
+                f"Table {self.name!r} has no layer: define it in a layer folder "
+                f"({', '.join(TABLE_LAYERS)}) or declare layer= in its spec."
+            )
         return self.layer
 
     @property
+    def database(self) -> str:
+        """The catalog database the table belongs to: its layer."""
+        return self.placed_layer
+
+    @property
     def qualified_name(self) -> str:
-        return f"{self.layer}.{self.name}"
+        return f"{self.placed_layer}.{self.name}"
 
 
 @dataclass(frozen=True, kw_only=True)

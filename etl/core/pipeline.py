@@ -1,4 +1,8 @@
-"""Runs tables in dependency order, each at most once, reporting rows, seconds and status."""
+"""Runs tables in dependency order, each at most once, reporting rows, seconds and status.
+
+The core prints nothing: a run reports through events (`TableStarted`, `TableFinished`) handed
+to a callback, which the CLI renders as progress lines and a scheduler could log as JSON.
+"""
 
 from __future__ import annotations
 
@@ -8,11 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar, Literal
-
-from rich.console import Console
-from rich.markup import escape
-from rich.table import Table as RichTable
+from typing import TYPE_CHECKING, Literal
 
 from etl.core.errors import RainforestError
 from etl.core.table import RunContext
@@ -20,9 +20,9 @@ from etl.core.table import RunContext
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from etl.core.registry import Registry
     from etl.core.settings import Settings
-    from etl.core.table import Table
+    from etl.core.table import Table, TableLookup
+    from etl.core.upstream import Upstream
 
 Status = Literal["ok", "failed", "skipped"]
 
@@ -45,6 +45,24 @@ class TableOutcome:
 
 
 @dataclass(frozen=True, kw_only=True)
+class TableStarted:
+    """A table's build began."""
+
+    name: str
+    layer: str
+
+
+@dataclass(frozen=True, kw_only=True)
+class TableFinished:
+    """A table's build ended, or the table was skipped; `outcome` says how."""
+
+    outcome: TableOutcome
+
+
+RunEvent = TableStarted | TableFinished
+
+
+@dataclass(frozen=True, kw_only=True)
 class RunSummary:
     run_id: str
     outcomes: tuple[TableOutcome, ...]
@@ -59,7 +77,14 @@ class RunSummary:
         return [o for o in self.outcomes if o.status == "failed"]
 
 
-def new_context(spark: SparkSession, settings: Settings, registry: Registry) -> RunContext:
+def new_context(
+    spark: SparkSession,
+    settings: Settings,
+    registry: TableLookup,
+    *,
+    upstream: Upstream | None = None,
+) -> RunContext:
+    """A context for one run: a new run id, the time now, and the lake of `settings`."""
     from etl.core.lake import Lake
 
     return RunContext(
@@ -67,6 +92,7 @@ def new_context(spark: SparkSession, settings: Settings, registry: Registry) -> 
         settings=settings,
         lake=Lake(spark, settings),
         registry=registry,
+        upstream=upstream,
         run_id=uuid.uuid4().hex[:12],
         run_ts=datetime.now(UTC).replace(microsecond=0),
     )
@@ -76,14 +102,20 @@ def run_pipeline(
     context: RunContext,
     targets: Iterable[str] = (),
     *,
-    on_outcome: Callable[[TableOutcome], None] | None = None,
+    on_event: Callable[[RunEvent], None] | None = None,
 ) -> RunSummary:
     """Build `targets` and what they need; a failed table skips its downstream, not its siblings.
 
     Errors a user can cause (`RainforestError`) become a failed outcome with their
     message; anything else is a bug and propagates. At the end, the quality results of
     every checked table are appended to `ops/dq_results` and rendered as Data Docs.
+    `on_event` hears of every table's start and finish, in build order.
     """
+
+    def emit(event: RunEvent) -> None:
+        if on_event is not None:
+            on_event(event)
+
     plan = context.registry.build_order(targets)
     broken: set[str] = set()
     outcomes: list[TableOutcome] = []
@@ -94,17 +126,17 @@ def run_pipeline(
             broken.add(spec.name)
             outcome = TableOutcome(
                 name=spec.name,
-                layer=spec.layer,
+                layer=spec.placed_layer,
                 status="skipped",
                 message=f"upstream {', '.join(blocked_by)} did not build",
             )
         else:
+            emit(TableStarted(name=spec.name, layer=spec.placed_layer))
             outcome = _build(table_cls(context))
             if outcome.status == "failed":
                 broken.add(spec.name)
         outcomes.append(outcome)
-        if on_outcome is not None:
-            on_outcome(outcome)
+        emit(TableFinished(outcome=outcome))
     docs = context.quality_log.publish(
         context.spark, context.lake, context.settings, run_id=context.run_id, run_ts=context.run_ts
     )
@@ -119,14 +151,14 @@ def _build(table: Table) -> TableOutcome:
     except RainforestError as error:
         return TableOutcome(
             name=spec.name,
-            layer=spec.layer,
+            layer=spec.placed_layer,
             status="failed",
             seconds=time.perf_counter() - started,
             message=str(error),
         )
     return TableOutcome(
         name=spec.name,
-        layer=spec.layer,
+        layer=spec.placed_layer,
         status="ok",
         rows=result.rows,
         seconds=time.perf_counter() - started,
@@ -134,64 +166,3 @@ def _build(table: Table) -> TableOutcome:
         rows_in=result.rows_in,
         rows_quarantined=result.rows_quarantined,
     )
-
-
-class ProgressPrinter:
-    """Prints one line per finished table, then a summary table."""
-
-    _marks: ClassVar[dict[str, str]] = {
-        "ok": "[green]✓[/]",
-        "failed": "[red]✗[/]",
-        "skipped": "[yellow]-[/]",
-    }
-
-    def __init__(self, console: Console | None = None) -> None:
-        self.console = console or Console(highlight=False)
-
-    def __call__(self, outcome: TableOutcome) -> None:
-        rows = f"{outcome.rows:>10,} rows" if outcome.rows is not None else " " * 15
-        name = escape(f"{outcome.layer}.{outcome.name}")
-        line = (
-            f"{self._marks[outcome.status]} {name:<40} "
-            f"{rows} {outcome.seconds:7.1f} s  {outcome.status}"
-        )
-        if outcome.rows_quarantined:
-            line += f"  ({outcome.rows_quarantined:,} of {outcome.rows_in:,} quarantined)"
-        if outcome.message:
-            line += f"\n    {escape(outcome.message)}"
-        self.console.print(line)
-
-    def summary(self, summary: RunSummary) -> None:
-        table = RichTable(title=f"run {summary.run_id}", title_justify="left")
-        table.add_column("table", no_wrap=True)
-        for column in ("rows in", "rows", "quarantined", "seconds", "version"):
-            table.add_column(column, justify="right")
-        table.add_column("status")
-        for o in summary.outcomes:
-            table.add_row(
-                f"{o.layer}.{o.name}",
-                _count(o.rows_in if o.rows_in is not None else o.rows),
-                _count(o.rows),
-                _count(o.rows_quarantined if o.rows is not None else None),
-                f"{o.seconds:.1f}",
-                "" if o.version is None else str(o.version),
-                o.status,
-            )
-        # A pipe or a log has no width to fit: print whole rows rather than cut names.
-        console = self.console
-        width = console.width
-        if not console.is_terminal:
-            natural = table.__rich_measure__(console, console.options.update(max_width=1000))
-            console.width = max(width, natural.maximum)
-        try:
-            console.print(table)
-        finally:
-            console.width = width
-        if summary.data_docs is not None:
-            self.console.print(
-                f"Quality results: ops/dq_results (`rainforest dq`); Data Docs: {summary.data_docs}"
-            )
-
-
-def _count(value: int | None) -> str:
-    return "" if value is None else f"{value:,}"

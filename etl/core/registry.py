@@ -11,7 +11,8 @@ from collections.abc import Iterable, Iterator
 from graphlib import CycleError, TopologicalSorter
 from pathlib import Path
 
-from etl.core.errors import DependencyCycleError, TableNotFoundError
+from etl.core.dataset import TABLE_LAYERS
+from etl.core.errors import ConfigError, DependencyCycleError, TableNotFoundError
 from etl.core.table import Table
 
 DEFAULT_TABLES_PACKAGE = "etl.tables"
@@ -27,8 +28,14 @@ class Registry:
 
     @classmethod
     def discover(cls, package: str = DEFAULT_TABLES_PACKAGE) -> Registry:
-        """Every `Table` subclass with a `spec`, defined in any module under `package`."""
+        """Every `Table` subclass with a `spec`, defined in any module under `package`.
+
+        A table's file sits in the folder of its layer (`<package>/silver/dim_buyer.py`); a
+        table declaring another layer than its folder is refused, since one of the two is a
+        mistake and the warehouse path would follow the wrong one.
+        """
         root = importlib.import_module(package)
+        files: dict[str, Path] = {}
         for folder in map(Path, root.__path__):
             # Walk files, not packages: a layer folder without __init__.py must not
             # silently hide its tables.
@@ -37,12 +44,16 @@ class Registry:
                 if parts[-1] == "__init__":
                     parts = parts[:-1]
                 if parts:
-                    importlib.import_module(".".join((package, *parts)))
+                    module = ".".join((package, *parts))
+                    importlib.import_module(module)
+                    files[module] = path
         found = [
             table
             for table in _all_subclasses(Table)
-            if "spec" in table.__dict__ and table.__module__.startswith(f"{package}.")
+            if "spec" in table.__dict__ and table.__module__ in files
         ]
+        for table in found:
+            _check_layer_folder(table, files[table.__module__])
         return cls(sorted(found, key=lambda t: t.spec.name))
 
     def add(self, table: type[Table]) -> None:
@@ -104,7 +115,7 @@ class Registry:
                 f"Tables depend on each other in a cycle: {cycle}. "
                 "Remove one of these upstream declarations."
             ) from None
-        layer_rank = {"bronze": 0, "silver": 1, "gold": 2, "interface": 3}
+        layer_rank = {layer: rank for rank, layer in enumerate(TABLE_LAYERS)}
         order: list[type[Table]] = []
         while sorter.is_active():
             ready = sorted(
@@ -114,6 +125,16 @@ class Registry:
             order.extend(ready)
             sorter.done(*(t.spec.name for t in ready))
         return order
+
+
+def _check_layer_folder(table: type[Table], path: Path) -> None:
+    folder = path.parent.name
+    if table.spec.layer != folder:
+        raise ConfigError(
+            f"{path}: table {table.spec.name!r} declares layer {table.spec.layer!r} but its file "
+            f"sits in folder {folder!r}. The folder is the layer: move the file to the folder of "
+            f"its layer ({', '.join(TABLE_LAYERS)}), or drop layer= from its spec."
+        )
 
 
 def _all_subclasses(cls: type[Table]) -> Iterator[type[Table]]:

@@ -46,10 +46,10 @@ def spark_conf(settings: Settings, *, app_name: str = DEFAULT_APP_NAME) -> dict[
     if settings.spark_event_log_dir:
         conf["spark.eventLog.enabled"] = "true"
         conf["spark.eventLog.dir"] = settings.spark_event_log_dir
-    if settings.profile == "cluster":
-        # One executor per worker, as large as the worker offers.
-        conf["spark.executor.cores"] = str(settings.stack_worker_cores)
-        conf["spark.executor.memory"] = settings.stack_worker_memory
+    if settings.spark_executor_cores is not None:
+        conf["spark.executor.cores"] = str(settings.spark_executor_cores)
+    if settings.spark_executor_memory is not None:
+        conf["spark.executor.memory"] = settings.spark_executor_memory
     if settings.spark_master.startswith("local") or (
         _master_address(settings.spark_master)[0] in _LOOPBACK_HOSTS
     ):
@@ -96,6 +96,6 @@ def _check_master_answers(master: str) -> None:
         socket.create_connection((host, port), timeout=5).close()
     except OSError:
         raise ServiceUnavailableError(
-            f"The Spark master {master} does not answer: start the native stack with "
-            "`rainforest stack up` (or `make up`), or set RAINFOREST_SPARK_MASTER."
+            f"The Spark master {master} does not answer: start the cluster (for the project's "
+            "native stack, `rainforest stack up` or `make up`), or set RAINFOREST_SPARK_MASTER."
         ) from None

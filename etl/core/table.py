@@ -1,13 +1,13 @@
 """The base table: the steps every table shares, so a concrete table is metadata plus `transform`.
 
-Example, a whole table file::
+The table's layer is the folder its file sits in (here `etl/tables/gold/`). Example, a whole
+table file::
 
     class DailyOrderMetrics(Table):
         \"\"\"One row per order date.\"\"\"
 
         spec = TableSpec(
             name="daily_order_metrics",
-            layer="gold",
             grain="one row per order date",
             primary_keys=("order_date",),
             upstream=("fact_orders",),
@@ -20,15 +20,15 @@ Example, a whole table file::
 from __future__ import annotations
 
 import inspect
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from pyspark import StorageLevel
 from pyspark.sql import DataFrame
 
-from etl.core.dataset import ETLDataSet, TableSpec
+from etl.core.dataset import TABLE_LAYERS, ETLDataSet, TableLayer, TableSpec
 from etl.core.errors import DataQualityError
 from etl.core.quality.engine import RulesBroken, Verdict, evaluate, raise_on_failure
 from etl.core.quality.results import QualityLog, quarantine_uri, with_run
@@ -36,9 +36,17 @@ from etl.core.quality.results import QualityLog, quarantine_uri, with_run
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
+    from etl.core.jdbc import Upstream
     from etl.core.lake import Lake, WriteResult
-    from etl.core.registry import Registry
     from etl.core.settings import Settings
+
+
+class TableLookup(Protocol):
+    """The tables a run knows, by name, and the order to build them in (a `Registry`)."""
+
+    def get(self, name: str) -> type[Table]: ...
+
+    def build_order(self, targets: Iterable[str] = ()) -> list[type[Table]]: ...
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -46,15 +54,17 @@ class RunContext:
     """What every table of one run shares: the session, the storage and the run's identity.
 
     `check_quality=False` skips every rule, primary keys included: only for measuring what
-    the checks cost (benchmarks/dq.py), never for a real run.
+    the checks cost (benchmarks/dq.py), never for a real run. `upstream` is the database
+    source tables copy from; the composition root (the CLI, a test) resolves it.
     """
 
     spark: SparkSession
     settings: Settings
     lake: Lake
-    registry: Registry
+    registry: TableLookup
     run_id: str
     run_ts: datetime
+    upstream: Upstream | None = None
     check_quality: bool = True
     quality_log: QualityLog = field(default_factory=QualityLog)
 
@@ -83,6 +93,8 @@ class Table:
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
         if "spec" in cls.__dict__:
+            if cls.spec.layer is None:
+                cls.spec = cls.spec.in_layer(_folder_layer(cls))
             _check_transform_signature(cls)
 
     def __init__(self, context: RunContext) -> None:
@@ -90,7 +102,7 @@ class Table:
 
     @property
     def storage_path(self) -> str:
-        return self.context.settings.table_uri(self.spec.layer, self.spec.name)
+        return self.context.settings.table_uri(self.spec.placed_layer, self.spec.name)
 
     def extract(self) -> dict[str, DataFrame]:
         """Each upstream table's current data, by name.
@@ -229,6 +241,18 @@ class Table:
             rows_in=verdict.rows_in,
             rows_quarantined=quarantined,
         )
+
+
+def _folder_layer(cls: type[Table]) -> TableLayer:
+    """The layer named by the folder of the module that defines `cls`."""
+    package = cls.__module__.rpartition(".")[0]
+    folder = package.rpartition(".")[2]
+    if folder not in TABLE_LAYERS:
+        raise TypeError(
+            f"{cls.__module__}.{cls.__qualname__} is not in a layer folder "
+            f"({', '.join(TABLE_LAYERS)}): move its file into one, or declare layer= in its spec."
+        )
+    return cast("TableLayer", folder)
 
 
 def _transform_parameters(cls: type[Table]) -> tuple[set[str], bool]:

@@ -6,3 +6,13 @@ unique across layers. `etl.core.catalog.Catalog` defines the views in every sess
 queries the lake (`rainforest sql`, `rainforest serve`). This is a package so that the files
 ship with the project and are found with `importlib.resources`.
 """
+
+from __future__ import annotations
+
+from importlib.resources import files
+from pathlib import Path
+
+
+def views_dir() -> Path:
+    """The installed folder of the views' `.sql` files."""
+    return Path(str(files(__name__)))

@@ -29,8 +29,7 @@ import re
 import stat
 import subprocess
 import tempfile
-from collections.abc import Iterator
-from contextlib import AbstractContextManager, contextmanager
+from contextlib import AbstractContextManager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import NamedTuple
@@ -38,10 +37,10 @@ from urllib.parse import urlsplit, urlunsplit
 
 import psycopg2
 from psycopg2 import sql
-from psycopg2.extensions import connection, parse_dsn
 
 from etl.core.errors import ConfigError, ServiceUnavailableError
-from etl.core.settings import Settings
+from etl.core.upstream import Upstream
+from etl.services.settings import ServiceSettings
 from etl.services.state import free_port, locked, port_is_free
 
 DATABASE = "rainforest"
@@ -80,11 +79,11 @@ class LocalPostgres:
 
     Example::
 
-        dsn = LocalPostgres(get_settings()).up()
+        dsn = LocalPostgres(ServiceSettings.load()).up()
         psycopg2.connect(dsn)
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: ServiceSettings) -> None:
         self._external = settings.pg_dsn.get_secret_value() if settings.pg_dsn else None
         self._configured_port = settings.pg_port
         self.root = settings.state_dir / "postgres"
@@ -103,10 +102,23 @@ class LocalPostgres:
         port = self._running_port()
         if port is None:
             raise ServiceUnavailableError(
-                f"The local Postgres server ({self.data_dir}) is not running: start it with "
-                "`rainforest db up`, or set RAINFOREST_PG_DSN to use another server."
+                f"The local Postgres server ({self.data_dir}) is not running: {self.advice}."
             )
         return _local_dsn(port)
+
+    @property
+    def advice(self) -> str:
+        """What the user does when this database does not answer."""
+        if self._external is not None:
+            return "check that the server runs and that RAINFOREST_PG_DSN points at it"
+        return (
+            "start the local server with `rainforest db up` (or `make setup`), or set "
+            "RAINFOREST_PG_DSN to use another server"
+        )
+
+    def upstream(self, schema: str) -> Upstream:
+        """This database as a run's upstream, reading `schema`; the local server must be up."""
+        return Upstream(dsn=self.dsn(), schema=schema, advice=self.advice)
 
     def up(self) -> str:
         """Start the local server unless it runs already; return its DSN.
@@ -278,28 +290,6 @@ class LocalPostgres:
         self, args: list[str], account: _Account | None
     ) -> subprocess.CompletedProcess[str]:
         return _run("pg_ctl", args, account=account, cwd=self.root)
-
-
-@contextmanager
-def connect(dsn: str) -> Iterator[connection]:
-    """A connection whose block is one transaction: committed on success, else rolled back.
-
-    A server that does not answer is a `ServiceUnavailableError` that says how to start it.
-    """
-    try:
-        conn = psycopg2.connect(dsn, connect_timeout=10)
-    except psycopg2.OperationalError as error:
-        where = parse_dsn(dsn)
-        raise ServiceUnavailableError(
-            f"Cannot reach Postgres at {where.get('host')}:{where.get('port')} "
-            f"({str(error).strip().splitlines()[0]}). Start the local server with "
-            "`rainforest db up` (or `make setup`), or check RAINFOREST_PG_DSN."
-        ) from None
-    try:
-        with conn:
-            yield conn
-    finally:
-        conn.close()
 
 
 def mask_dsn(dsn: str) -> str:

@@ -41,16 +41,16 @@ from typing import Any
 from urllib.parse import unquote, urlparse
 
 from etl.core.errors import ConfigError, ServiceUnavailableError
-from etl.core.settings import (
+from etl.services.postgres import LocalPostgres, mask_dsn
+from etl.services.settings import (
     STACK_BUCKET,
     STACK_CREDENTIALS_FILE,
     STACK_HOST,
-    Settings,
+    ServiceSettings,
     read_stack_credentials,
     stack_dir,
     stack_event_log_dir,
 )
-from etl.services.postgres import LocalPostgres, mask_dsn
 from etl.services.state import locked, port_is_free
 
 START_TIMEOUT_S = 180
@@ -98,7 +98,7 @@ class NativeStack:
         stack.down()
     """
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: ServiceSettings) -> None:
         self._settings = settings
         self._postgres = LocalPostgres(settings)
         self.root = stack_dir(settings.state_dir)

@@ -7,8 +7,10 @@ from pathlib import Path
 
 import psycopg2
 
+from datagen import SCHEMA
 from etl.core.settings import Settings
 from etl.core.table import RunContext
+from etl.core.upstream import Upstream
 
 # Written independently of the pipeline: straight from the upstream tables.
 ORDER_REPORT_SQL = """
@@ -35,14 +37,16 @@ CATEGORY_REPORT_SQL = """
 Report = dict[tuple[object, ...], tuple[object, ...]]
 
 
-def pipeline_settings(folder: Path, *, pg_dsn: str) -> Settings:
-    """A small local run: its own warehouse in `folder`, upstream data from `pg_dsn`."""
+def pipeline_settings(folder: Path) -> Settings:
+    """A small local run: its own warehouse in `folder`."""
     return Settings(
-        spark_master="local[2]",
-        spark_shuffle_partitions=2,
-        warehouse=str(folder / "lakehouse"),
-        pg_dsn=pg_dsn,
+        spark_master="local[2]", spark_shuffle_partitions=2, warehouse=str(folder / "lakehouse")
     )
+
+
+def upstream_at(dsn: str) -> Upstream:
+    """The generated shop's schema in the database of `dsn`, as a run's upstream."""
+    return Upstream(dsn=dsn, schema=SCHEMA)
 
 
 def postgres_report(

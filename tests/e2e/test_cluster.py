@@ -26,13 +26,20 @@ import boto3
 import pytest
 from deltalake import DeltaTable
 
-from datagen import generate, load, row_counts
+from datagen import generate, row_counts
 from etl.core.registry import Registry
-from etl.core.settings import PROJECT_ROOT, STACK_BUCKET, Settings
+from etl.core.settings import PROJECT_ROOT
 from etl.services.postgres import LocalPostgres
+from etl.services.settings import STACK_BUCKET, ServiceSettings
 from etl.services.stack import NativeStack, command_line
 from tests.e2e.reports import CATEGORY_REPORT_SQL, ORDER_REPORT_SQL, Report, postgres_report
-from tests.fixtures.postgres import TEST_END_DATE, TEST_SCALE, TEST_SEED, own_state_dir
+from tests.fixtures.postgres import (
+    TEST_END_DATE,
+    TEST_SCALE,
+    TEST_SEED,
+    load_into,
+    own_state_dir,
+)
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.postgres, pytest.mark.s3]
 
@@ -52,7 +59,7 @@ PORT_VARIABLES = (
 @dataclass(frozen=True)
 class Cluster:
     env: dict[str, str]
-    settings: Settings
+    settings: ServiceSettings
     """As `rainforest` sees them in `env`."""
     stack: NativeStack
 
@@ -73,7 +80,7 @@ def cluster() -> Iterator[Cluster]:
         cleanup.callback(_rainforest, env, "stack", "down", check=False)
         _rainforest(env, "stack", "up", timeout=STACK_TIMEOUT_S)
         with mock.patch.dict(os.environ, env, clear=True):  # after `up`: it made the credentials
-            settings = Settings(_env_file=None)  # type: ignore[call-arg]
+            settings = ServiceSettings(_env_file=None)  # type: ignore[call-arg]
         yield Cluster(env=env, settings=settings, stack=NativeStack(settings))
 
 
@@ -81,7 +88,7 @@ def cluster() -> Iterator[Cluster]:
 def cluster_run(cluster: Cluster) -> ClusterRun:
     dsn = LocalPostgres(cluster.settings).dsn()
     tables = generate(scale=TEST_SCALE, seed=TEST_SEED, end_date=TEST_END_DATE)
-    load(dsn, tables, mode="reset")
+    load_into(dsn, tables)
     output = _rainforest(cluster.env, "run", timeout=RUN_TIMEOUT_S)
     return ClusterRun(cluster=cluster, dsn=dsn, counts=row_counts(tables), output=output)
 
@@ -287,7 +294,9 @@ def _rainforest(env: dict[str, str], *args: str, timeout: float = 120, check: bo
     return output
 
 
-def _lake_report(settings: Settings, table: str, keys: list[str], values: list[str]) -> Report:
+def _lake_report(
+    settings: ServiceSettings, table: str, keys: list[str], values: list[str]
+) -> Report:
     """A gold table read with delta-rs alone, keyed like `postgres_report`."""
     data = DeltaTable(
         settings.table_uri("gold", table), storage_options=settings.storage_options()
@@ -322,11 +331,11 @@ def _live_processes_in_groups(groups: set[int]) -> list[str]:
     ]
 
 
-def _secret(settings: Settings) -> str:
+def _secret(settings: ServiceSettings) -> str:
     return _credentials(settings)[1]
 
 
-def _credentials(settings: Settings) -> tuple[str, str]:
+def _credentials(settings: ServiceSettings) -> tuple[str, str]:
     assert settings.s3_access_key_id is not None and settings.s3_secret_access_key is not None
     return (
         settings.s3_access_key_id.get_secret_value(),

@@ -32,14 +32,14 @@ from psycopg2 import sql
 from psycopg2.extensions import make_dsn
 from pyspark.sql import SparkSession
 
-from datagen import Defects, generate, inject_defects, load
+from datagen import Defects, generate, inject_defects
+from etl.core import EMAIL
 from etl.core.pipeline import RunSummary, new_context, run_pipeline
-from etl.core.quality import EMAIL
 from etl.core.quality.results import quarantine_uri
 from etl.core.registry import Registry
 from etl.core.table import RunContext
-from tests.e2e.reports import lake_report, pipeline_settings, postgres_report
-from tests.fixtures.postgres import TEST_END_DATE, TEST_SCALE, TEST_SEED, admin
+from tests.e2e.reports import lake_report, pipeline_settings, postgres_report, upstream_at
+from tests.fixtures.postgres import TEST_END_DATE, TEST_SCALE, TEST_SEED, admin, load_into
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.postgres]
 
@@ -126,7 +126,7 @@ def dirty_db(postgres_dsn: str) -> Iterator[DirtyDatabase]:
     dsn = make_dsn(postgres_dsn, dbname=name)
     clean = generate(scale=TEST_SCALE, seed=TEST_SEED, end_date=TEST_END_DATE)
     tables, defects = inject_defects(clean, rate=RATE, seed=TEST_SEED)
-    load(dsn, tables, mode="reset")
+    load_into(dsn, tables)
     owners = {
         kind: dict(
             zip(
@@ -145,8 +145,8 @@ def dirty_db(postgres_dsn: str) -> Iterator[DirtyDatabase]:
 def dirty_run(
     spark: SparkSession, dirty_db: DirtyDatabase, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[RunContext, RunSummary]:
-    settings = pipeline_settings(tmp_path_factory.mktemp("dirty"), pg_dsn=dirty_db.dsn)
-    context = new_context(spark, settings, Registry.discover())
+    settings = pipeline_settings(tmp_path_factory.mktemp("dirty"))
+    context = new_context(spark, settings, Registry.discover(), upstream=upstream_at(dirty_db.dsn))
     return context, run_pipeline(context)
 
 

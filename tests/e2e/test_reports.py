@@ -17,6 +17,7 @@ from tests.e2e.reports import (
     lake_report,
     pipeline_settings,
     postgres_report,
+    upstream_at,
 )
 from tests.fixtures.postgres import LoadedDatabase
 
@@ -45,9 +46,9 @@ def _category_report(context: RunContext) -> Report:
 def pipeline_run(
     spark: SparkSession, rainforest_db: LoadedDatabase, tmp_path_factory: pytest.TempPathFactory
 ) -> tuple[RunContext, RunSummary]:
-    settings = pipeline_settings(tmp_path_factory.mktemp("e2e"), pg_dsn=rainforest_db.dsn)
+    settings = pipeline_settings(tmp_path_factory.mktemp("e2e"))
     registry = Registry.discover()
-    context = new_context(spark, settings, registry)
+    context = new_context(spark, settings, registry, upstream=upstream_at(rainforest_db.dsn))
     return context, run_pipeline(context)
 
 
@@ -88,7 +89,9 @@ def test_a_second_run_gives_identical_reports_and_no_duplicates(
     context, _ = pipeline_run
     before = (_order_report(context), _category_report(context))
 
-    again = new_context(context.spark, context.settings, context.registry)
+    again = new_context(
+        context.spark, context.settings, context.registry, upstream=context.upstream
+    )
     summary = run_pipeline(again)
 
     assert summary.ok, summary.failures()

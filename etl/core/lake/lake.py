@@ -21,29 +21,8 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
 from etl.core.errors import ConfigError, LakeWriteError, RainforestError
-from etl.core.lake.encoding import (
-    comparable,
-    decode_partition_value,
-    encode_partition_value,
-    file_stats,
-    parse_partition_dir,
-    partition_matches,
-)
-from etl.core.lake.log import (
-    DataFile,
-    Snapshot,
-    TableFormat,
-    WriteMode,
-    WritePlan,
-    commit,
-    discard,
-    history,
-    load_snapshot,
-    plan_write,
-    table_exists,
-    typed_partitions,
-)
-from etl.core.lake.source import (
+from etl.core.lake.commit import DataFile, WriteMode, WritePlan, commit, discard, plan_write
+from etl.core.lake.datasource import (
     FORMAT_NAME,
     OPTION_COLUMNS,
     OPTION_FORMAT,
@@ -52,6 +31,22 @@ from etl.core.lake.source import (
     OPTION_PARTITION_BY,
     OPTION_RECEIPT,
     OPTION_VERSION,
+)
+from etl.core.lake.encoding import (
+    comparable,
+    decode_partition_value,
+    encode_partition_value,
+    file_stats,
+    parse_partition_dir,
+    partition_matches,
+)
+from etl.core.lake.snapshot import (
+    Snapshot,
+    TableFormat,
+    history,
+    load_snapshot,
+    table_exists,
+    typed_partitions,
 )
 from etl.core.lake.storage import Storage, is_local, local_path
 from etl.core.lake.write import Receipt

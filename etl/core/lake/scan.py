@@ -38,7 +38,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
 from etl.core.lake.encoding import comparable
-from etl.core.lake.log import Snapshot, SnapshotFile
+from etl.core.lake.snapshot import Snapshot, SnapshotFile
 from etl.core.lake.storage import Storage
 
 OPEN_COST_BYTES = 4 * 1024 * 1024

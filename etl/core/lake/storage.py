@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse
 from pyarrow import fs
 from pydantic import SecretStr
 
-from etl.core.settings import Settings, get_settings
+from etl.core.settings import Settings
 
 _OPTION_PREFIX = "lake.s3."
 # Option names for the credentials; `access.key` and `secret` are in Spark's default
@@ -53,7 +53,7 @@ class Storage:
         `spark.read.format("rainforest_delta").load(uri)` (catalog tables, ad-hoc reads)."""
         lowered = {key.lower(): value for key, value in options.items()}
         if not any(key.startswith(_OPTION_PREFIX) for key in lowered):
-            return cls.from_settings(get_settings())
+            return cls.from_settings(Settings.load())
         return cls(
             endpoint=lowered.get(_OPTION_PREFIX + "endpoint") or None,
             region=lowered.get(_OPTION_PREFIX + "region", "us-east-1"),

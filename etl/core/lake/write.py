@@ -22,8 +22,8 @@ from pyarrow import fs
 from pyspark import TaskContext
 from pyspark.sql.datasource import DataSourceArrowWriter, WriterCommitMessage
 
+from etl.core.lake.commit import DataFile, WritePlan, commit, discard
 from etl.core.lake.encoding import encode_partition_value, file_stats, partition_dir
-from etl.core.lake.log import DataFile, WritePlan, commit, discard
 from etl.core.lake.storage import Storage
 
 ROW_GROUP_ROWS = 1_048_576

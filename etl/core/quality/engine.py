@@ -23,7 +23,7 @@ from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
 from etl.core.errors import DataQualityError
-from etl.core.quality.rules import RowScope, Rule, Severity
+from etl.core.quality.rules import RowScope, Rule, RuleResult
 
 MAX_EXAMPLES = 5
 FAILED_RULES = "failed_rules"
@@ -38,21 +38,6 @@ class RulesBroken(DataQualityError):
     def __init__(self, message: str, results: Sequence[RuleResult]) -> None:
         super().__init__(message)
         self.results = tuple(results)
-
-
-@dataclass(frozen=True, kw_only=True)
-class RuleResult:
-    """One rule's outcome on one table in one run: a row of `ops/dq_results`."""
-
-    table: str
-    rule: str
-    severity: Severity
-    expectation: str
-    success: bool
-    unexpected_count: int | None
-    element_count: int | None
-    observed_value: str | None = None
-    description: str = ""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -21,8 +21,7 @@ if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
     from pyspark.sql import DataFrame
 
-    from etl.core.quality.engine import RuleResult
-    from etl.core.quality.rules import Rule
+    from etl.core.quality.rules import Rule, RuleResult
 
 SITE = "rainforest"
 DATA_SOURCE = "rainforest_spark"

@@ -18,8 +18,7 @@ if TYPE_CHECKING:
     from pyspark.sql import DataFrame, SparkSession
 
     from etl.core.lake import Lake
-    from etl.core.quality.engine import RuleResult
-    from etl.core.quality.rules import Rule
+    from etl.core.quality.rules import Rule, RuleResult
     from etl.core.settings import Settings
 
 RESULTS_TABLE = "dq_results"

@@ -15,12 +15,13 @@ Great Expectations itself evaluates on the Spark DataFrame.
 
 from __future__ import annotations
 
-import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import datetime
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any, Literal
+
+from etl.core.names import check_snake_case
 
 if TYPE_CHECKING:
     from great_expectations.expectations import Expectation
@@ -38,8 +39,6 @@ Prepare = Callable[["DataFrame", Mapping[str, "DataFrame"], str], "DataFrame"]
 
 EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
 """A well-formed address: one @, no spaces, a dot and a top-level domain in the host."""
-
-_NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 
 
 @dataclass(frozen=True)
@@ -75,8 +74,7 @@ class Rule:
     """kwargs whose value is the run's time, filled in when the rule is checked."""
 
     def __post_init__(self) -> None:
-        if not _NAME.match(self.name):
-            raise ValueError(f"Rule name {self.name!r} must be snake_case ([a-z][a-z0-9_]*)")
+        check_snake_case(self.name, what="Rule name")
         if self.severity == "drop" and self.kind != "row":
             raise ValueError(
                 f"Rule {self.name!r} judges the table as a whole, so it cannot drop rows: "
@@ -94,6 +92,21 @@ class Rule:
         cls = getattr(gxe, self.expectation)
         meta = {"rule": self.name, "severity": self.severity}
         return cls(**kwargs, meta=meta, description=self.description)  # type: ignore[no-any-return]
+
+
+@dataclass(frozen=True, kw_only=True)
+class RuleResult:
+    """One rule's outcome on one table in one run: a row of `ops/dq_results`."""
+
+    table: str
+    rule: str
+    severity: Severity
+    expectation: str
+    success: bool
+    unexpected_count: int | None
+    element_count: int | None
+    observed_value: str | None = None
+    description: str = ""
 
 
 def not_null(*columns: str, severity: Severity = "fail", name: str | None = None) -> Rule:

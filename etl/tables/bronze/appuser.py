@@ -1,6 +1,6 @@
 """rainforest.appuser, copied as ingested."""
 
-from etl.core.source import SourceTable, source_spec
+from etl.core import SourceTable, source_spec
 
 
 class AppUser(SourceTable):

@@ -1,6 +1,6 @@
 """rainforest.productcategory, copied as ingested."""
 
-from etl.core.source import SourceTable, source_spec
+from etl.core import SourceTable, source_spec
 
 
 class ProductCategory(SourceTable):

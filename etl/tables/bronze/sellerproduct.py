@@ -1,6 +1,6 @@
 """rainforest.sellerproduct, copied as ingested."""
 
-from etl.core.source import SourceTable, source_spec
+from etl.core import SourceTable, source_spec
 
 
 class SellerProduct(SourceTable):

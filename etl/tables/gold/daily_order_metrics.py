@@ -5,9 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core.dataset import TableSpec
-from etl.core.quality import mean_between
-from etl.core.table import Table
+from etl.core import Table, TableSpec, mean_between
 from etl.tables.gold._money import mean_usd
 
 
@@ -21,7 +19,6 @@ class DailyOrderMetrics(Table):
 
     spec = TableSpec(
         name="daily_order_metrics",
-        layer="gold",
         grain="one row per order date",
         primary_keys=("order_date",),
         upstream=("fact_orders",),

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core.dataset import TableSpec
-from etl.core.table import Table
+from etl.core import Table, TableSpec
 
 
 class WideOrderItems(Table):
@@ -18,7 +17,6 @@ class WideOrderItems(Table):
 
     spec = TableSpec(
         name="wide_order_items",
-        layer="gold",
         grain="one row per order item",
         primary_keys=("orderitem_id",),
         upstream=(

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core.dataset import TableSpec
-from etl.core.table import Table
+from etl.core import Table, TableSpec
 
 
 class WideOrders(Table):
@@ -18,7 +17,6 @@ class WideOrders(Table):
 
     spec = TableSpec(
         name="wide_orders",
-        layer="gold",
         grain="one row per order",
         primary_keys=("order_id",),
         upstream=("fact_orders", "fact_order_items", "dim_buyer"),

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core.dataset import TableSpec
-from etl.core.quality import EMAIL, matches
-from etl.core.table import Table
+from etl.core import EMAIL, Table, TableSpec, matches
 from etl.tables.silver._columns import latest
 
 
@@ -16,7 +14,6 @@ class DimBuyer(Table):
 
     spec = TableSpec(
         name="dim_buyer",
-        layer="silver",
         grain="one row per buyer",
         primary_keys=("buyer_id",),
         upstream=("buyer", "appuser"),

@@ -5,8 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core.dataset import TableSpec
-from etl.core.table import Table
+from etl.core import Table, TableSpec
 from etl.tables.silver._columns import latest
 
 
@@ -15,7 +14,6 @@ class DimCategory(Table):
 
     spec = TableSpec(
         name="dim_category",
-        layer="silver",
         grain="one row per category",
         primary_keys=("category_id",),
         upstream=("category",),

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core.dataset import TableSpec
-from etl.core.quality import between
-from etl.core.table import Table
+from etl.core import Table, TableSpec, between
 from etl.tables.silver._columns import latest
 
 
@@ -21,7 +19,6 @@ class DimProduct(Table):
 
     spec = TableSpec(
         name="dim_product",
-        layer="silver",
         grain="one row per product",
         primary_keys=("product_id",),
         upstream=("product", "brand", "manufacturer", "ratings"),

@@ -5,9 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core.dataset import TableSpec
-from etl.core.quality import first_of, in_set, not_in_future, references, unique
-from etl.core.table import Table
+from etl.core import Table, TableSpec, first_of, in_set, not_in_future, references, unique
 from etl.tables.silver._columns import latest
 
 EVENT_TYPES = ("view", "add_to_cart", "checkout", "purchase")
@@ -20,7 +18,6 @@ class FactClickstream(Table):
 
     spec = TableSpec(
         name="fact_clickstream",
-        layer="silver",
         grain="one row per clickstream event",
         primary_keys=("clickstream_id",),
         upstream=("clickstream", "dim_product"),

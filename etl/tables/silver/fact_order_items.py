@@ -5,9 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core.dataset import TableSpec
-from etl.core.quality import between, references
-from etl.core.table import Table
+from etl.core import Table, TableSpec, between, references
 from etl.tables.silver._columns import latest
 
 
@@ -21,7 +19,6 @@ class FactOrderItems(Table):
 
     spec = TableSpec(
         name="fact_order_items",
-        layer="silver",
         grain="one row per order item",
         primary_keys=("orderitem_id",),
         upstream=("orderitem", "orders", "fact_orders", "dim_product", "dim_seller"),

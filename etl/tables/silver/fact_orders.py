@@ -7,9 +7,7 @@ from decimal import Decimal
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core.dataset import TableSpec
-from etl.core.quality import equals_within, not_in_future, references, sum_of
-from etl.core.table import Table
+from etl.core import Table, TableSpec, equals_within, not_in_future, references, sum_of
 from etl.tables.silver._columns import latest
 
 
@@ -22,7 +20,6 @@ class FactOrders(Table):
 
     spec = TableSpec(
         name="fact_orders",
-        layer="silver",
         grain="one row per order",
         primary_keys=("order_id",),
         upstream=("orders", "orderitem", "dim_buyer"),

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
-from etl.core.dataset import TableSpec
-from etl.core.table import Table
+from etl.core import Table, TableSpec
 from etl.tables.silver._columns import latest
 
 
@@ -18,7 +17,6 @@ class ProductXCategory(Table):
 
     spec = TableSpec(
         name="product_x_category",
-        layer="silver",
         grain="one row per product and category",
         primary_keys=("product_id", "category_id"),
         upstream=("productcategory",),

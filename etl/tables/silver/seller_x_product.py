@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
-from etl.core.dataset import TableSpec
-from etl.core.table import Table
+from etl.core import Table, TableSpec
 from etl.tables.silver._columns import latest
 
 
@@ -18,7 +17,6 @@ class SellerXProduct(Table):
 
     spec = TableSpec(
         name="seller_x_product",
-        layer="silver",
         grain="one row per seller and product",
         primary_keys=("seller_id", "product_id"),
         upstream=("sellerproduct",),

@@ -1,0 +1,103 @@
+"""Renders a run's events: a line per finished table, the table in flight, then a summary."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, ClassVar
+
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table as RichTable
+
+from etl.core.pipeline import TableFinished, TableStarted
+
+if TYPE_CHECKING:
+    from rich.status import Status
+
+    from etl.core.pipeline import RunEvent, RunSummary, TableOutcome
+
+
+class ProgressPrinter:
+    """Prints one line per finished table, then a summary table.
+
+    On a terminal, the table being built shows on a spinner line below the finished ones;
+    pipes and logs get only the finished lines.
+    """
+
+    _marks: ClassVar[dict[str, str]] = {
+        "ok": "[green]✓[/]",
+        "failed": "[red]✗[/]",
+        "skipped": "[yellow]-[/]",
+    }
+
+    def __init__(self, console: Console | None = None) -> None:
+        self.console = console or Console(highlight=False)
+        self._status: Status | None = None
+
+    def __call__(self, event: RunEvent) -> None:
+        if isinstance(event, TableStarted):
+            self._show_building(f"{event.layer}.{event.name}")
+        elif isinstance(event, TableFinished):
+            self.close()
+            self._print_outcome(event.outcome)
+
+    def summary(self, summary: RunSummary) -> None:
+        self.close()
+        table = RichTable(title=f"run {summary.run_id}", title_justify="left")
+        table.add_column("table", no_wrap=True)
+        for column in ("rows in", "rows", "quarantined", "seconds", "version"):
+            table.add_column(column, justify="right")
+        table.add_column("status")
+        for o in summary.outcomes:
+            table.add_row(
+                f"{o.layer}.{o.name}",
+                _count(o.rows_in if o.rows_in is not None else o.rows),
+                _count(o.rows),
+                _count(o.rows_quarantined if o.rows is not None else None),
+                f"{o.seconds:.1f}",
+                "" if o.version is None else str(o.version),
+                o.status,
+            )
+        # A pipe or a log has no width to fit: print whole rows rather than cut names.
+        console = self.console
+        width = console.width
+        if not console.is_terminal:
+            natural = table.__rich_measure__(console, console.options.update(max_width=1000))
+            console.width = max(width, natural.maximum)
+        try:
+            console.print(table)
+        finally:
+            console.width = width
+        if summary.data_docs is not None:
+            self.console.print(
+                f"Quality results: ops/dq_results (`rainforest dq`); Data Docs: {summary.data_docs}"
+            )
+
+    def _show_building(self, name: str) -> None:
+        if not self.console.is_terminal:
+            return
+        self.close()
+        self._status = self.console.status(f"building {escape(name)}")
+        self._status.start()
+
+    def close(self) -> None:
+        """Remove the spinner line; the summary does it, and so must a run that raised."""
+        if self._status is not None:
+            self._status.stop()
+            self._status = None
+
+    def _print_outcome(self, outcome: TableOutcome) -> None:
+        rows = f"{outcome.rows:>10,} rows" if outcome.rows is not None else " " * 15
+        name = escape(f"{outcome.layer}.{outcome.name}")
+        line = (
+            f"{self._marks[outcome.status]} {name:<40} "
+            f"{rows} {outcome.seconds:7.1f} s  {outcome.status}"
+        )
+        if outcome.rows_quarantined:
+            line += f"  ({outcome.rows_quarantined:,} of {outcome.rows_in:,} quarantined)"
+        if outcome.message:
+            line += f"\n    {escape(outcome.message)}"
+        self.console.print(line)
+
+
+def _count(value: int | None) -> str:
+    return "" if value is None else f"{value:,}"

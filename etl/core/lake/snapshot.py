@@ -1,0 +1,196 @@
+"""What a table holds at one version: its schema and live files, read from the Delta log.
+
+Scans plan from a `Snapshot`; commits (`commit`) check writes against it. A plain Parquet
+folder (`table_format="parquet"`) gets a snapshot too, listed from its files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from typing import Literal
+
+import pyarrow as pa
+import pyarrow.dataset as ds
+from deltalake import DeltaTable
+from deltalake.exceptions import DeltaError
+from deltalake.exceptions import TableNotFoundError as DeltaTableNotFoundError
+from pyarrow import fs
+
+from etl.core.errors import ConfigError, RainforestError, TableNotFoundError
+from etl.core.lake.encoding import comparable, file_path
+from etl.core.lake.storage import Storage
+
+TableFormat = Literal["delta", "parquet"]
+
+# Reader features whose files can be read as plain Parquet; anything else (deletion vectors,
+# column mapping) changes what a file's rows mean, and this reader would return wrong rows.
+_READABLE_FEATURES = frozenset({"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck"})
+_HIDDEN_PREFIXES = ("_", ".")
+
+
+class UnsupportedTableError(RainforestError):
+    """A Delta table uses a protocol feature the lake cannot read correctly."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class SnapshotFile:
+    path: str
+    """Storage path relative to the table root, not URI-escaped."""
+    size: int
+    partition: dict[str, object]
+    """Typed partition values."""
+    min_values: dict[str, object]
+    max_values: dict[str, object]
+
+
+@dataclass(frozen=True, kw_only=True)
+class Snapshot:
+    """A table's schema and live files at one version: everything a scan plans from."""
+
+    version: int | None
+    schema: pa.Schema
+    partition_by: tuple[str, ...]
+    files: tuple[SnapshotFile, ...]
+
+    def project(self, columns: Sequence[str]) -> Snapshot:
+        """The same files with only `columns`, so that scans read no other column."""
+        unknown = [name for name in columns if name not in self.schema.names]
+        if unknown:
+            raise ConfigError(
+                f"Columns {unknown} are not in the table; it has {self.schema.names}."
+            )
+        return replace(self, schema=pa.schema([self.schema.field(name) for name in columns]))
+
+
+def table_exists(uri: str, storage: Storage, *, table_format: TableFormat) -> bool:
+    if table_format == "delta":
+        return open_delta(uri, storage) is not None
+    filesystem, root = storage.filesystem(uri)
+    return bool(parquet_files(filesystem, root))
+
+
+def load_snapshot(
+    uri: str, storage: Storage, *, table_format: TableFormat, version: int | None = None
+) -> Snapshot:
+    """The table's snapshot (the latest, or `version`); `TableNotFoundError` if there is none."""
+    if table_format == "parquet":
+        return _parquet_snapshot(uri, storage)
+    table = open_delta(uri, storage, version=version)
+    if table is None:
+        raise missing_table(uri)
+    unreadable = set(table.protocol().reader_features or ()) - _READABLE_FEATURES
+    if unreadable:
+        raise UnsupportedTableError(
+            f"The Delta table {uri} uses reader features {sorted(unreadable)}, which the lake "
+            "cannot read; rewrite it without them (e.g. disable deletion vectors)."
+        )
+    actions = pa.table(table.get_add_actions(flatten=False))
+    columns = set(actions.column_names)
+
+    def column(name: str) -> list[object]:
+        return actions.column(name).to_pylist() if name in columns else [None] * len(actions)
+
+    files = tuple(
+        SnapshotFile(
+            path=file_path(path),
+            size=size,
+            partition=partition or {},
+            min_values=low or {},
+            max_values=high or {},
+        )
+        for path, size, partition, low, high in zip(
+            column("path"),
+            column("size_bytes"),
+            column("partition"),
+            column("min"),
+            column("max"),
+            strict=True,
+        )
+    )
+    return Snapshot(
+        version=table.version(),
+        schema=pa.schema(table.schema().to_arrow()),
+        partition_by=tuple(table.metadata().partition_columns),
+        files=files,
+    )
+
+
+def history(uri: str, storage: Storage) -> list[dict[str, object]]:
+    table = open_delta(uri, storage)
+    if table is None:
+        raise missing_table(uri)
+    return table.history()
+
+
+def missing_table(uri: str) -> TableNotFoundError:
+    return TableNotFoundError(f"No table at {uri}: build it first with `rainforest run <table>`.")
+
+
+def open_delta(uri: str, storage: Storage, *, version: int | None = None) -> DeltaTable | None:
+    options = storage.delta_options(uri)
+    try:
+        return DeltaTable(uri, version=version, storage_options=options)
+    except DeltaTableNotFoundError:
+        return None
+    except DeltaError as error:
+        if version is None or DeltaTable.is_deltatable(uri, storage_options=options) is False:
+            raise
+        raise TableNotFoundError(
+            f"The table at {uri} has no version {version}: `Lake.history` lists its versions."
+        ) from error
+
+
+def parquet_files(filesystem: fs.FileSystem, root: str) -> list[fs.FileInfo]:
+    try:
+        infos = filesystem.get_file_info(fs.FileSelector(root, recursive=True))
+    except FileNotFoundError:
+        return []
+    return [
+        info
+        for info in infos
+        if info.type == fs.FileType.File
+        and info.path.endswith(".parquet")
+        and not any(part.startswith(_HIDDEN_PREFIXES) for part in relative_parts(info.path, root))
+    ]
+
+
+def relative_parts(path: str, root: str) -> list[str]:
+    return path[len(root) + 1 :].split("/")
+
+
+def _parquet_snapshot(uri: str, storage: Storage) -> Snapshot:
+    filesystem, root = storage.filesystem(uri)
+    infos = parquet_files(filesystem, root)
+    if not infos:
+        raise missing_table(uri)
+    dataset = ds.dataset(
+        [info.path for info in infos],
+        filesystem=filesystem,
+        format="parquet",
+        partitioning=ds.HivePartitioning.discover(infer_dictionary=False),
+        partition_base_dir=root,
+    )
+    sizes = {info.path: info.size for info in infos}
+    files = tuple(
+        SnapshotFile(
+            path=fragment.path[len(root) + 1 :],
+            size=sizes[fragment.path],
+            partition=dict(ds.get_partition_keys(fragment.partition_expression)),
+            min_values={},
+            max_values={},
+        )
+        for fragment in dataset.get_fragments()
+    )
+    partitioning = dataset.partitioning
+    partition_by = tuple(partitioning.schema.names) if partitioning is not None else ()
+    return Snapshot(version=None, schema=dataset.schema, partition_by=partition_by, files=files)
+
+
+def typed_partitions(snapshot: Snapshot) -> list[dict[str, object]]:
+    """Distinct typed partition values of a snapshot, in a stable order."""
+    seen: dict[tuple[object, ...], dict[str, object]] = {}
+    for file in snapshot.files:
+        values = {name: file.partition.get(name) for name in snapshot.partition_by}
+        seen.setdefault(tuple(comparable(value) for value in values.values()), values)
+    return list(seen.values())

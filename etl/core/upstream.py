@@ -1,0 +1,141 @@
+"""The upstream database that source tables copy from, and the two ways the framework reads it.
+
+The framework does not find or start a database: the composition root (the CLI, a test, a
+benchmark) resolves one and hands it to the run as an `Upstream`. Spark reads its tables with
+the JDBC reader, split into key ranges; psycopg2 answers the small questions (key bounds)
+that size the split.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterator
+from contextlib import AbstractContextManager, contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import psycopg2
+from psycopg2 import sql
+from psycopg2.extensions import connection, parse_dsn
+
+from etl.core.errors import ConfigError, ServiceUnavailableError
+
+if TYPE_CHECKING:
+    from pyspark.sql import DataFrame, SparkSession
+
+ROWS_PER_PARTITION = 200_000
+MAX_PARTITIONS = 16
+FETCH_SIZE = 10_000
+CONNECT_TIMEOUT_S = 10
+DEFAULT_ADVICE = "check that the server runs and that the DSN points at it"
+
+
+@dataclass(frozen=True, kw_only=True)
+class Upstream:
+    """A Postgres database and the schema whose tables source tables copy.
+
+    `advice` finishes the message when the database does not answer: whoever resolved the
+    DSN knows how the user starts the server or fixes the setting.
+    """
+
+    dsn: str = field(repr=False)
+    schema: str
+    advice: str = DEFAULT_ADVICE
+
+    def connect(self) -> AbstractContextManager[connection]:
+        return connect(self.dsn, advice=self.advice)
+
+
+@contextmanager
+def connect(dsn: str, *, advice: str = DEFAULT_ADVICE) -> Iterator[connection]:
+    """A connection whose block is one transaction: committed on success, else rolled back.
+
+    Committed by hand rather than with `with conn:`, so that code given the connection may
+    scope its own transaction with `with conn:` (psycopg2 refuses to enter one twice).
+
+    A server that does not answer is a `ServiceUnavailableError` ending in `advice`.
+    """
+    try:
+        conn = psycopg2.connect(dsn, connect_timeout=CONNECT_TIMEOUT_S)
+    except psycopg2.OperationalError as error:
+        where = parse_dsn(dsn)
+        raise ServiceUnavailableError(
+            f"Cannot reach Postgres at {where.get('host')}:{where.get('port')} "
+            f"({str(error).strip().splitlines()[0]}): {advice}."
+        ) from None
+    try:
+        yield conn
+        conn.commit()
+    except BaseException:
+        conn.rollback()
+        raise
+    finally:
+        conn.close()
+
+
+def read_postgres_table(
+    spark: SparkSession,
+    upstream: Upstream,
+    *,
+    table: str,
+    key: str,
+    jdbc_jar: Path,
+) -> DataFrame:
+    """Read one upstream table with Spark's JDBC reader, split into ranges of its integer key.
+
+    The number of ranges follows the table's size, so a small table is one task and a
+    large one spreads over the cluster.
+    """
+    if not jdbc_jar.is_file():
+        raise ConfigError(
+            f"Spark needs the PostgreSQL JDBC driver, not found at {jdbc_jar}. "
+            "Install it with `apt-get install libpostgresql-jdbc-java` (or `make install` as "
+            "root), or set RAINFOREST_JDBC_JAR to a postgresql.jar."
+        )
+    schema = upstream.schema
+    with upstream.connect() as conn, conn.cursor() as cursor:
+        cursor.execute(
+            sql.SQL("SELECT min({key}), max({key}), count(*) FROM {table}").format(
+                key=sql.Identifier(key), table=sql.Identifier(schema, table)
+            )
+        )
+        low, high, rows = cursor.fetchone()
+    url, properties = jdbc_connection(upstream.dsn)
+    reader = (
+        spark.read.format("jdbc")
+        .option("url", url)
+        .option("dbtable", f'"{schema}"."{table}"')
+        .option("driver", "org.postgresql.Driver")
+        .option("fetchsize", FETCH_SIZE)
+        # Binary results from the first execution: each range query runs once, and the
+        # driver's default (binary only after 5 runs) makes it parse every value from text.
+        .option("prepareThreshold", "-1")
+        .options(**properties)
+    )
+    partitions = min(MAX_PARTITIONS, max(1, math.ceil(rows / ROWS_PER_PARTITION)))
+    if partitions > 1:
+        reader = (
+            reader.option("partitionColumn", key)
+            .option("lowerBound", low)
+            .option("upperBound", high + 1)
+            .option("numPartitions", partitions)
+        )
+    return reader.load()
+
+
+def jdbc_connection(dsn: str) -> tuple[str, dict[str, str]]:
+    """The JDBC URL and the connection properties for a libpq DSN.
+
+    The password travels as a property, not in the URL, so it stays out of query plans.
+    """
+    parts = parse_dsn(dsn)
+    host = parts.get("host", "127.0.0.1")
+    if host.startswith("/"):
+        raise ConfigError(
+            f"The upstream DSN points at a Unix socket ({host}); Spark's JDBC driver needs "
+            "TCP: use host=127.0.0.1 and a port."
+        )
+    url = f"jdbc:postgresql://{host}:{parts.get('port', '5432')}/{parts.get('dbname', 'postgres')}"
+    properties = {name: parts[name] for name in ("user", "password") if name in parts}
+    return url, properties

@@ -1,0 +1,223 @@
+"""The lake on a local warehouse: real Spark jobs, real Delta commits, read back by delta-rs."""
+
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import pyarrow as pa
+import pytest
+from deltalake import DeltaTable, write_deltalake
+from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
+from pyspark.sql.types import (
+    BooleanType,
+    DateType,
+    DecimalType,
+    DoubleType,
+    IntegerType,
+    LongType,
+    StringType,
+    TimestampType,
+)
+
+from etl.core.errors import TableNotFoundError
+from etl.core.lake import Lake
+from etl.core.settings import Settings
+from tests.integration.core.lake.support import (
+    FORMAT,
+    ROWS,
+    data_files,
+    delta_rows,
+    expected_rows,
+    live_files,
+    spark_rows,
+    typed_frame,
+)
+
+pytestmark = pytest.mark.spark
+
+
+@pytest.fixture
+def lake(spark: SparkSession, local_settings: Settings) -> Lake:
+    return Lake(spark, local_settings)
+
+
+@pytest.fixture
+def uri(local_settings: Settings) -> str:
+    return local_settings.table_uri("silver", "orders")
+
+
+def test_round_trip_keeps_rows_and_types(spark: SparkSession, lake: Lake, uri: str) -> None:
+    result = lake.write(typed_frame(spark), uri, partition_by=["region"])
+
+    assert (result.version, result.rows) == (0, len(ROWS))
+    assert result.files == len(data_files(Path(uri.removeprefix("file://"))))
+    df = lake.read(uri)
+    assert [(field.name, field.dataType) for field in df.schema] == [
+        ("order_id", IntegerType()),
+        ("quantity", LongType()),
+        ("customer_name", StringType()),
+        ("score", DoubleType()),
+        ("amount_usd", DecimalType(10, 2)),
+        ("ordered_at", TimestampType()),
+        ("order_date", DateType()),
+        ("is_paid", BooleanType()),
+        ("region", StringType()),
+    ]
+    assert spark_rows(df) == expected_rows()
+    through_python = spark.read.format(FORMAT).load(uri)
+    assert spark_rows(through_python) == expected_rows()
+
+
+def test_framework_tables_are_delta_tables(spark: SparkSession, lake: Lake, uri: str) -> None:
+    lake.write(typed_frame(spark), uri, partition_by=["region"])
+
+    table = DeltaTable(uri)
+    assert delta_rows(uri) == expected_rows()
+    assert table.metadata().partition_columns == ["region"]
+    stats = pa.table(table.get_add_actions(flatten=True))
+    assert "min.order_id" in stats.column_names
+    assert "min.region" not in stats.column_names  # partition columns carry no statistics
+    assert sum(stats.column("num_records").to_pylist()) == len(ROWS)
+
+
+def test_tables_written_by_delta_rs_are_read(spark: SparkSession, lake: Lake, uri: str) -> None:
+    data = pa.table(
+        {
+            "id": pa.array([1, 2, 3, 4], pa.int64()),
+            "region": ["a b:c", "x/y%z", None, "a b:c"],
+            "at": pa.array(
+                [dt.datetime(2024, 1, 1, 12, tzinfo=dt.UTC)] * 3 + [None],
+                pa.timestamp("us", tz="UTC"),
+            ),
+        }
+    )
+    write_deltalake(uri, data, partition_by=["region"])
+
+    expected = sorted(data.to_pylist(), key=lambda row: row["id"])
+    for df in (lake.read(uri), spark.read.format(FORMAT).load(uri)):
+        rows = sorted((row.asDict() for row in df.collect()), key=lambda row: row["id"])
+        assert [(r["id"], r["region"]) for r in rows] == [(r["id"], r["region"]) for r in expected]
+        assert [r["at"] is None for r in rows] == [r["at"] is None for r in expected]
+    assert lake.read(uri, partition_values={"region": "x/y%z"}).count() == 1
+    assert lake.read(uri, partition_values={"region": None}).count() == 1
+
+
+def test_overwrite_replaces_and_append_adds(spark: SparkSession, lake: Lake, uri: str) -> None:
+    lake.write(typed_frame(spark, ROWS[:2]), uri)
+    overwritten = lake.write(typed_frame(spark, ROWS[2:]), uri, mode="overwrite")
+    assert spark_rows(lake.read(uri)) == expected_rows(ROWS[2:])
+
+    appended = lake.write(typed_frame(spark, ROWS[:1]), uri, mode="append")
+    assert (overwritten.version, appended.version) == (1, 2)
+    assert spark_rows(lake.read(uri)) == expected_rows(ROWS[2:] + ROWS[:1])
+    assert spark_rows(lake.read(uri, version=1)) == expected_rows(ROWS[2:])
+    assert [entry["version"] for entry in lake.history(uri)] == [2, 1, 0]
+    assert data_files(Path(uri.removeprefix("file://"))) >= live_files(uri)
+
+
+def test_overwrite_partitions_replaces_only_partitions_present(
+    spark: SparkSession, lake: Lake, uri: str
+) -> None:
+    lake.write(typed_frame(spark), uri, partition_by=["region"])
+    replacement = [(9, 1, "new", 0.0, None, None, None, None, "eu")]
+
+    result = lake.write(
+        typed_frame(spark, replacement), uri, mode="overwrite_partitions", partition_by=["region"]
+    )
+
+    assert result.rows == 1
+    untouched = [row for row in ROWS if row[-1] != "eu"]
+    assert spark_rows(lake.read(uri)) == expected_rows(untouched + replacement)
+    assert delta_rows(uri) == expected_rows(untouched + replacement)
+
+
+def test_new_columns_merge_into_the_schema(spark: SparkSession, lake: Lake, uri: str) -> None:
+    lake.write(typed_frame(spark, ROWS[:2]), uri, partition_by=["region"])
+    wider = typed_frame(spark, ROWS[2:]).withColumn("discount_usd", F.lit(1.25))
+
+    lake.write(wider, uri, mode="append")
+
+    df = lake.read(uri)
+    assert df.columns[-1] == "discount_usd"
+    discounts = {row.order_id: row.discount_usd for row in df.collect()}
+    assert discounts == {1: None, 2: None, 3: 1.25, 4: 1.25}
+    assert "discount_usd" in DeltaTable(uri).schema().to_arrow().names
+
+    lake.write(wider.withColumn("note", F.lit("x")), uri, mode="overwrite")
+    assert lake.read(uri).columns[-2:] == ["discount_usd", "note"]
+
+
+def test_partition_values_come_typed_from_metadata(
+    spark: SparkSession, lake: Lake, uri: str
+) -> None:
+    lake.write(typed_frame(spark), uri, partition_by=["order_date", "is_paid"])
+
+    values = lake.partition_values(uri)
+
+    assert sorted(values, key=repr) == sorted(
+        ({"order_date": row[6], "is_paid": row[7]} for row in ROWS), key=repr
+    )
+
+
+def test_partition_values_prune_the_files_read(spark: SparkSession, lake: Lake, uri: str) -> None:
+    lake.write(typed_frame(spark), uri, partition_by=["order_date"])
+    day = dt.date(2024, 1, 2)
+
+    df = lake.read(uri, partition_values={"order_date": day})
+
+    assert [row.order_id for row in df.collect()] == [1]
+    assert len(df.inputFiles()) == 1
+    assert len(lake.read(uri).inputFiles()) == len(ROWS)
+
+
+def test_pushed_filters_prune_the_python_reader(spark: SparkSession, lake: Lake, uri: str) -> None:
+    lake.write(typed_frame(spark), uri, partition_by=["region"])
+    df = spark.read.format(FORMAT).load(uri)
+
+    filtered = df.where((F.col("region") == "eu") & (F.col("order_id") > 1))
+
+    assert [row.order_id for row in filtered.collect()] == [3]
+    plan = filtered._jdf.queryExecution().executedPlan().toString()
+    spark_filter = next(line for line in plan.splitlines() if "Filter" in line)
+    assert "region" not in spark_filter  # applied exactly by the source
+    assert "order_id" in spark_filter  # only used for file skipping, so Spark re-applies it
+
+
+def test_columns_are_projected(spark: SparkSession, lake: Lake, uri: str) -> None:
+    lake.write(typed_frame(spark), uri, partition_by=["region"])
+
+    assert lake.read(uri, columns=["region", "order_id"]).columns == ["region", "order_id"]
+    through_python = spark.read.format(FORMAT).option("lake.columns", '["order_id"]').load(uri)
+    assert through_python.columns == ["order_id"]
+    assert sorted(row.order_id for row in through_python.collect()) == [1, 2, 3, 4]
+
+
+def test_reading_a_missing_table_says_how_to_build_it(lake: Lake, uri: str) -> None:
+    assert not lake.exists(uri)
+    with pytest.raises(TableNotFoundError, match="rainforest run"):
+        lake.read(uri)
+
+
+def test_reading_a_missing_version_names_it(spark: SparkSession, lake: Lake, uri: str) -> None:
+    lake.write(typed_frame(spark), uri)
+    assert lake.exists(uri)
+    with pytest.raises(TableNotFoundError, match="no version 5"):
+        lake.read(uri, version=5)
+
+
+def test_parquet_format_overwrites_after_writing(spark: SparkSession, lake: Lake, uri: str) -> None:
+    first = lake.write(typed_frame(spark), uri, partition_by=["region"], table_format="parquet")
+    second = lake.write(
+        typed_frame(spark, ROWS[:1]), uri, partition_by=["region"], table_format="parquet"
+    )
+
+    assert first.version is second.version is None
+    assert second.rows == 1
+    folder = Path(uri.removeprefix("file://"))
+    assert not (folder / "_delta_log").exists()
+    assert len(data_files(folder)) == 1
+    df = lake.read(uri, table_format="parquet")
+    assert [row.order_id for row in df.collect()] == [1]
+    assert lake.partition_values(uri, table_format="parquet") == [{"region": "eu"}]

@@ -1,0 +1,99 @@
+"""The CLI's rendering of a run's events: progress lines, the spinner line, the summary."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.console import Console
+
+from etl.cli._progress import ProgressPrinter
+from etl.core.pipeline import RunSummary, TableFinished, TableOutcome, TableStarted
+
+
+def printed(outcomes: list[TableOutcome], *, summary: bool = False) -> str:
+    console = Console(record=True, width=120, color_system=None)
+    printer = ProgressPrinter(console)
+    for outcome in outcomes:
+        printer(TableStarted(name=outcome.name, layer=outcome.layer))
+        printer(TableFinished(outcome=outcome))
+    if summary:
+        printer.summary(RunSummary(run_id="run-test-1", outcomes=tuple(outcomes)))
+    return console.export_text()
+
+
+def test_progress_line_shows_rows_seconds_and_status() -> None:
+    text = printed(
+        [TableOutcome(name="orders", layer="silver", status="ok", rows=1234567, seconds=2.345)]
+    )
+
+    assert "silver.orders" in text
+    assert "1,234,567 rows" in text
+    assert "2.3 s" in text
+    assert text.rstrip().endswith("ok")
+
+
+def test_progress_line_of_a_failure_shows_its_message() -> None:
+    message = "silver.orders: 2 rows have a null primary key (order_id)."
+    text = printed(
+        [TableOutcome(name="orders", layer="silver", status="failed", seconds=0.4, message=message)]
+    )
+
+    first, second = text.splitlines()[:2]
+    assert "✗" in first and "failed" in first and "rows" not in first
+    assert second.strip() == message
+
+
+def test_progress_line_prints_messages_literally() -> None:
+    """Messages carry user data (example keys); rich must not read brackets in them as markup."""
+    message = "silver.orders: duplicate keys, e.g. sku='[red]' (2x); sku='[/]' (3x)"
+    outcome = TableOutcome(name="orders", layer="silver", status="failed", message=message)
+
+    text = printed([outcome])
+
+    assert message in text
+
+
+def test_summary_table() -> None:
+    outcomes = [
+        TableOutcome(
+            name="orders", layer="silver", status="ok", rows=12345, seconds=1.26, version=3
+        ),
+        TableOutcome(name="revenue", layer="gold", status="skipped"),
+    ]
+
+    text = printed(outcomes, summary=True)
+    summary_lines = text[text.index("run run-test-1") :].splitlines()
+    orders_row = next(line for line in summary_lines if "silver.orders" in line)
+    revenue_row = next(line for line in summary_lines if "gold.revenue" in line)
+
+    assert cells(orders_row) == ["silver.orders", "12,345", "12,345", "0", "1.3", "3", "ok"]
+    assert cells(revenue_row) == ["gold.revenue", "", "", "", "0.0", "", "skipped"]
+
+
+def cells(line: str) -> list[str]:
+    return [cell.strip() for cell in line.split("│")[1:-1]]
+
+
+@pytest.mark.parametrize(("status", "mark"), [("ok", "✓"), ("failed", "✗"), ("skipped", "-")])
+def test_each_status_has_its_mark(status: str, mark: str) -> None:
+    outcome = TableOutcome(name="t", layer="gold", status=status)  # type: ignore[arg-type]
+
+    assert printed([outcome]).startswith(f"{mark} gold.t ")
+
+
+@pytest.mark.parametrize("terminal", [True, False])
+def test_only_a_terminal_shows_the_table_in_flight(terminal: bool) -> None:
+    out = io.StringIO()
+    printer = ProgressPrinter(
+        Console(file=out, force_terminal=terminal, width=120, color_system=None, highlight=False)
+    )
+    orders = TableOutcome(name="orders", layer="silver", status="ok", rows=5)
+
+    printer(TableStarted(name="orders", layer="silver"))
+    printer(TableFinished(outcome=orders))
+    printer.close()
+
+    shown = out.getvalue()
+    assert ("building silver.orders" in shown) is terminal
+    assert "silver.orders" in shown and "5 rows" in shown

@@ -1,0 +1,132 @@
+"""Scan planning of the Python reader: exact partition pruning, statistics skipping, packing."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pyarrow as pa
+from pyspark.sql.datasource import (
+    EqualNullSafe,
+    EqualTo,
+    GreaterThan,
+    In,
+    IsNull,
+    LessThan,
+    Not,
+    StringStartsWith,
+)
+from pyspark.sql.types import DateType, LongType, StringType, StructField, StructType
+
+from etl.core.lake.scan import OPEN_COST_BYTES, LakeInputPartition, LakeReader
+from etl.core.lake.snapshot import Snapshot, SnapshotFile
+from etl.core.lake.storage import Storage
+
+SCHEMA = StructType(
+    [
+        StructField("id", LongType()),
+        StructField("name", StringType()),
+        StructField("day", DateType()),
+    ]
+)
+
+
+def _file(index: int, day: dt.date | None, low: int, high: int, size: int = 1000) -> SnapshotFile:
+    return SnapshotFile(
+        path=f"day={day}/part-{index}.parquet",
+        size=size,
+        partition={"day": day},
+        min_values={"id": low},
+        max_values={"id": high},
+    )
+
+
+FILES = (
+    _file(0, dt.date(2024, 1, 1), 0, 9),
+    _file(1, dt.date(2024, 1, 2), 10, 19),
+    _file(2, dt.date(2024, 1, 3), 20, 29),
+    _file(3, None, 30, 39),
+)
+
+
+def _reader(files: tuple[SnapshotFile, ...] = FILES, min_partitions: int = 2) -> LakeReader:
+    snapshot = Snapshot(
+        version=0,
+        schema=pa.schema([("id", pa.int64()), ("name", pa.string()), ("day", pa.date32())]),
+        partition_by=("day",),
+        files=files,
+    )
+    return LakeReader(
+        uri="file:///nowhere",
+        storage=Storage(),
+        snapshot=snapshot,
+        schema=SCHEMA,
+        min_partitions=min_partitions,
+    )
+
+
+def _planned(reader: LakeReader) -> list[str]:
+    return sorted(
+        file.path
+        for partition in reader.partitions()
+        for file in (partition.files if isinstance(partition, LakeInputPartition) else ())
+    )
+
+
+def test_partition_filters_are_applied_exactly_and_not_returned() -> None:
+    reader = _reader()
+    pushed = [EqualTo(("day",), dt.date(2024, 1, 2))]
+    assert list(reader.pushFilters(pushed)) == []
+    assert _planned(reader) == ["day=2024-01-02/part-1.parquet"]
+
+
+def test_range_in_and_negated_partition_filters() -> None:
+    reader = _reader()
+    pushed = [
+        GreaterThan(("day",), dt.date(2024, 1, 1)),
+        Not(In(("day",), (dt.date(2024, 1, 3),))),
+    ]
+    assert list(reader.pushFilters(pushed)) == []
+    assert _planned(reader) == ["day=2024-01-02/part-1.parquet"]
+
+
+def test_null_partitions_follow_sql_semantics() -> None:
+    reader = _reader()
+    assert list(reader.pushFilters([IsNull(("day",))])) == []
+    assert _planned(reader) == ["day=None/part-3.parquet"]
+    reader = _reader()
+    assert list(reader.pushFilters([EqualNullSafe(("day",), None)])) == []
+    assert _planned(reader) == ["day=None/part-3.parquet"]
+    reader = _reader()
+    assert list(reader.pushFilters([Not(EqualTo(("day",), dt.date(2024, 1, 1)))])) == []
+    assert len(_planned(reader)) == 2  # the null partition fails `day <> x` too
+
+
+def test_data_filters_skip_files_by_statistics_and_go_back_to_spark() -> None:
+    reader = _reader()
+    pushed = [GreaterThan(("id",), 15), LessThan(("id",), 22)]
+    assert list(reader.pushFilters(pushed)) == pushed
+    assert _planned(reader) == ["day=2024-01-02/part-1.parquet", "day=2024-01-03/part-2.parquet"]
+
+
+def test_filters_that_cannot_be_evaluated_keep_every_file() -> None:
+    reader = _reader()
+    pushed = [StringStartsWith(("name",), "a"), EqualTo(("day",), "not a date")]
+    assert list(reader.pushFilters(pushed)) == pushed
+    assert len(_planned(reader)) == len(FILES)
+
+
+def test_small_files_are_packed_into_few_partitions() -> None:
+    many = tuple(_file(i, dt.date(2024, 1, 1), 0, 1, size=10) for i in range(100))
+    partitions = _reader(many, min_partitions=2).partitions()
+    assert 2 <= len(partitions) <= 4  # each file costs at least `OPEN_COST_BYTES`
+    assert sum(len(p.files) for p in partitions if isinstance(p, LakeInputPartition)) == 100
+
+
+def test_large_files_get_their_own_partitions() -> None:
+    big = tuple(_file(i, dt.date(2024, 1, 1), 0, 1, size=64 * OPEN_COST_BYTES) for i in range(4))
+    assert len(_reader(big).partitions()) == 4
+
+
+def test_an_empty_snapshot_plans_one_empty_partition() -> None:
+    partitions = _reader(()).partitions()
+    assert [p.files for p in partitions if isinstance(p, LakeInputPartition)] == [()]
