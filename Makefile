@@ -66,7 +66,7 @@ serve: install
 
 .PHONY: up down status
 
-# Spark master, two workers, history server, S3 (MinIO or moto_server) and Postgres.
+# Spark master, two workers, history server, S3 (MinIO or SeaweedFS) and Postgres.
 up:
 	@if $(DOCKER_ANSWERS); then $(COMPOSE) up -d --build; fi
 	@$(DOCKER_ANSWERS) || $(MAKE) --no-print-directory install

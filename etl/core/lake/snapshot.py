@@ -19,7 +19,7 @@ from pyarrow import fs
 
 from etl.core.errors import ConfigError, RainforestError, TableNotFoundError
 from etl.core.lake.encoding import comparable, file_path
-from etl.core.lake.storage import Storage
+from etl.core.lake.storage import Storage, credentials_refused
 
 TableFormat = Literal["delta", "parquet"]
 
@@ -133,6 +133,11 @@ def open_delta(uri: str, storage: Storage, *, version: int | None = None) -> Del
         return DeltaTable(uri, version=version, storage_options=options)
     except DeltaTableNotFoundError:
         return None
+    except OSError as error:
+        refused = credentials_refused(storage, uri, error)
+        if refused is not None:
+            raise refused from None
+        raise
     except DeltaError as error:
         if version is None or DeltaTable.is_deltatable(uri, storage_options=options) is False:
             raise

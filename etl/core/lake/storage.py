@@ -16,6 +16,7 @@ from urllib.parse import unquote, urlparse
 from pyarrow import fs
 from pydantic import SecretStr
 
+from etl.core.errors import ConfigError
 from etl.core.settings import Settings
 
 _OPTION_PREFIX = "lake.s3."
@@ -23,6 +24,17 @@ _OPTION_PREFIX = "lake.s3."
 # `spark.redaction.regex`, so Spark masks them wherever it prints options.
 _KEY_ID_OPTION = _OPTION_PREFIX + "access.key.id"
 _SECRET_OPTION = _OPTION_PREFIX + "secret.access.key"
+# How delta-rs, pyarrow and Spark word an S3 server's refusal of the credentials.
+_REFUSED_MARKERS = (
+    "403 Forbidden",
+    "lacked the necessary privileges",
+    "SIGNATURE_DOES_NOT_MATCH",
+    "SignatureDoesNotMatch",
+    "INVALID_ACCESS_KEY_ID",
+    "InvalidAccessKeyId",
+    "ACCESS_DENIED",
+    "AccessDenied",
+)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -121,3 +133,16 @@ def _s3_filesystem(storage: Storage) -> fs.S3FileSystem:
 
 def _unwrap(secret: SecretStr | None) -> str | None:
     return secret.get_secret_value() if secret is not None else None
+
+
+def credentials_refused(storage: Storage, uri: str, error: BaseException) -> ConfigError | None:
+    """The error to show when the S3 server refused the credentials behind `error`; None for
+    any other error. The server's own words (a signature mismatch, a 403) do not say which
+    setting to fix."""
+    if is_local(uri) or not any(marker in str(error) for marker in _REFUSED_MARKERS):
+        return None
+    return ConfigError(
+        f"The S3 endpoint {storage.endpoint or 'of AWS'} refused the credentials for {uri}: "
+        "check RAINFOREST_S3_ACCESS_KEY_ID and RAINFOREST_S3_SECRET_ACCESS_KEY (and "
+        "RAINFOREST_S3_ENDPOINT)."
+    )

@@ -1,18 +1,23 @@
-"""The lake on an S3 endpoint (moto_server): the Python writer and reader, and secrets kept out."""
+"""The lake on a real S3 server (SeaweedFS): the Python writer and reader, secrets kept out."""
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import boto3
 import pytest
+from botocore.exceptions import ClientError
 from deltalake import DeltaTable
-from pydantic import SecretStr
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
-from etl.core.errors import LakeWriteError
+from etl.core.errors import ConfigError, LakeWriteError
 from etl.core.lake import Lake
 from etl.core.lake.storage import Storage
 from etl.core.settings import Settings
+from etl.services.seaweedfs import SeaweedS3
+from etl.services.state import free_port
+from tests.fixtures.s3 import ACCESS_KEY_ID, SECRET_ACCESS_KEY, s3_client, start_server, stop_server
 from tests.integration.core.lake.support import (
     FORMAT,
     ROWS,
@@ -97,8 +102,9 @@ def test_failed_write_on_s3_leaves_no_objects(spark: SparkSession, s3_settings: 
 def test_credentials_stay_out_of_plans(
     spark: SparkSession, s3_settings: Settings, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    secret = "s3cr3t-Kq8vZp2Lw9"  # moto accepts any credentials
-    settings = s3_settings.model_copy(update={"s3_secret_access_key": SecretStr(secret)})
+    settings = s3_settings
+    assert settings.s3_secret_access_key is not None
+    secret = settings.s3_secret_access_key.get_secret_value()
     lake = Lake(spark, settings)
     uri = settings.table_uri("silver", "orders")
     lake.write(typed_frame(spark), uri, partition_by=["region"])
@@ -115,3 +121,57 @@ def test_credentials_stay_out_of_plans(
     assert secret not in shown
     assert secret not in df._jdf.queryExecution().toString()
     assert secret not in repr(Storage.from_settings(settings))
+
+
+def test_a_wrong_secret_is_refused(s3_endpoint: str, s3_bucket: str) -> None:
+    with pytest.raises(ClientError) as refused:
+        s3_client(s3_endpoint, secret="not-the-secret").list_objects_v2(Bucket=s3_bucket)
+
+    assert refused.value.response["ResponseMetadata"]["HTTPStatusCode"] == 403
+
+
+@pytest.mark.parametrize("mode", ["overwrite", "append", "read"])
+def test_refused_credentials_name_the_endpoint_and_the_variables(
+    spark: SparkSession, s3_settings: Settings, mode: str
+) -> None:
+    uri = s3_settings.table_uri("silver", "orders")
+    Lake(spark, s3_settings).write(typed_frame(spark), uri)
+    wrong = Settings(**{**s3_settings.model_dump(), "s3_secret_access_key": "not-the-secret"})
+    lake = Lake(spark, wrong)
+
+    with pytest.raises(ConfigError) as refused:
+        if mode == "read":
+            lake.read(uri).collect()
+        else:
+            lake.write(typed_frame(spark), uri, mode=mode)  # type: ignore[arg-type]
+
+    message = str(refused.value)
+    assert str(s3_settings.s3_endpoint) in message
+    assert "RAINFOREST_S3_SECRET_ACCESS_KEY" in message
+    assert "not-the-secret" not in message
+
+
+def test_a_table_survives_a_restart_of_the_server(
+    spark: SparkSession, s3_settings: Settings, tmp_path: Path
+) -> None:
+    server = SeaweedS3(
+        data_dir=tmp_path / "s3",
+        port=free_port(),
+        bucket="restarted",
+        access_key_id=ACCESS_KEY_ID,
+        secret_access_key=SECRET_ACCESS_KEY,
+    )
+    moved = {"s3_endpoint": server.endpoint, "warehouse": "s3://restarted/lake"}
+    settings = Settings(**{**s3_settings.model_dump(), **moved})
+    uri = settings.table_uri("silver", "orders")
+    process = start_server(server)
+    try:
+        Lake(spark, settings).write(typed_frame(spark), uri, partition_by=["region"])
+    finally:
+        stop_server(process)
+
+    process = start_server(server)
+    try:
+        assert spark_rows(Lake(spark, settings).read(uri)) == expected_rows(ROWS)
+    finally:
+        stop_server(process)
