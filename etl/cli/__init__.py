@@ -8,11 +8,12 @@ import typer
 
 from etl.cli import db, dq, stack
 from etl.cli._output import console, exits_cleanly, print_table
-from etl.cli._wiring import load_settings, open_catalog, upstream
+from etl.cli._wiring import open_catalog, upstream
 from etl.cli.datagen import datagen
 from etl.cli.serve import serve
 from etl.cli.sql import sql
 from etl.core.registry import Registry
+from etl.services.settings import ServiceSettings
 
 app = typer.Typer(
     help="Rainforest lakehouse: build the Delta Lake tables and query the reports.",
@@ -45,7 +46,7 @@ def run(
     from etl.core.pipeline import new_context, run_pipeline
     from etl.core.session import build_session
 
-    settings = load_settings()
+    settings = ServiceSettings.load()
     registry = Registry.discover()
     plan = registry.build_order(tables or ())
     source = upstream(settings)

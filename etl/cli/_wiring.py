@@ -1,8 +1,8 @@
 """The composition root: what every command assembles from settings and services.
 
-`etl.core` knows no service and reads no profile; here the CLI resolves them (the settings
-with the cluster profile applied, the upstream database, the project's tables and views) and
-hands them to the framework.
+`etl.core` knows no service and reads no profile; commands load `ServiceSettings` (the
+cluster profile applied) and resolve here what the framework is handed: the upstream
+database, and the catalog of the project's tables and views.
 """
 
 from __future__ import annotations
@@ -16,11 +16,6 @@ if TYPE_CHECKING:
 
     from etl.core.catalog import Catalog
     from etl.core.upstream import Upstream
-
-
-def load_settings() -> ServiceSettings:
-    """The environment's settings, with the cluster profile applied when it is chosen."""
-    return ServiceSettings.load()
 
 
 def upstream(settings: ServiceSettings) -> Upstream:

@@ -10,8 +10,8 @@ import typer
 from rich.table import Table as RichTable
 
 from etl.cli._output import console, exits_cleanly
-from etl.cli._wiring import load_settings
 from etl.core.errors import ConfigError
+from etl.services.settings import ServiceSettings
 
 ALREADY_LOADED = "Schema rainforest already holds data; nothing loaded (--reset replaces it)."
 
@@ -86,7 +86,7 @@ def _generate_and_load(
     )
     from etl.services.postgres import LocalPostgres, mask_dsn
 
-    server = LocalPostgres(load_settings())
+    server = LocalPostgres(ServiceSettings.load())
     console.print(f"Upstream database: {mask_dsn(server.up())}")
     database = server.upstream(SCHEMA)
     if if_empty:

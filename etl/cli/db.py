@@ -5,8 +5,8 @@ from __future__ import annotations
 import typer
 
 from etl.cli._output import console, error_console, exits_cleanly
-from etl.cli._wiring import load_settings
 from etl.services.postgres import LocalPostgres, mask_dsn
+from etl.services.settings import ServiceSettings
 
 app = typer.Typer(
     help="The upstream Postgres: a local server, or the one RAINFOREST_PG_DSN names.",
@@ -20,7 +20,7 @@ EXTERNAL = "RAINFOREST_PG_DSN is set"
 @exits_cleanly
 def up() -> None:
     """Start the local server and create database rainforest; harmless when it runs already."""
-    settings = load_settings()
+    settings = ServiceSettings.load()
     server = LocalPostgres(settings)
     if server.external:
         console.print(f"{EXTERNAL}: using {mask_dsn(server.dsn())}, nothing to start.")
@@ -41,7 +41,7 @@ def up() -> None:
 @exits_cleanly
 def down() -> None:
     """Stop the local server of this project's state folder; its data stays."""
-    server = LocalPostgres(load_settings())
+    server = LocalPostgres(ServiceSettings.load())
     if server.external:
         console.print(f"{EXTERNAL}: nothing to stop.")
     elif server.down():
@@ -54,7 +54,7 @@ def down() -> None:
 @exits_cleanly
 def status() -> None:
     """Show whether the server answers, where it listens and where its data and log are."""
-    state = LocalPostgres(load_settings()).status()
+    state = LocalPostgres(ServiceSettings.load()).status()
     running = "[green]running[/]" if state.running else "[yellow]not running[/]"
     if state.external:
         console.print(f"{EXTERNAL}: {state.dsn} is {running}.")
@@ -69,7 +69,7 @@ def status() -> None:
 @exits_cleanly
 def url() -> None:
     """Print the DSN in use on one line, e.g. for `psql "$(rainforest db url)"`."""
-    dsn = LocalPostgres(load_settings()).dsn()
+    dsn = LocalPostgres(ServiceSettings.load()).dsn()
     masked = mask_dsn(dsn)
     typer.echo(masked)
     if masked != dsn:

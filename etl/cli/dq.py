@@ -6,7 +6,7 @@ import typer
 from rich.table import Table as RichTable
 
 from etl.cli._output import console, exits_cleanly
-from etl.cli._wiring import load_settings
+from etl.services.settings import ServiceSettings
 
 app = typer.Typer(
     help="Data quality: the last run's rule results (`dq`), the Data Docs folder (`dq docs`).",
@@ -26,7 +26,7 @@ def results(ctx: typer.Context) -> None:
     from etl.core.errors import TableNotFoundError
     from etl.core.quality.results import results_uri
 
-    settings = load_settings()
+    settings = ServiceSettings.load()
     uri = results_uri(settings)
     if not DeltaTable.is_deltatable(uri, storage_options=settings.storage_options()):
         raise TableNotFoundError(f"No quality results at {uri} yet: run `rainforest run` first.")
@@ -56,7 +56,7 @@ def docs() -> None:
     """Print the folder of the Great Expectations Data Docs (open its index.html)."""
     from etl.core.quality.results import data_docs_folder
 
-    folder = data_docs_folder(load_settings())
+    folder = data_docs_folder(ServiceSettings.load())
     console.print(str(folder))
     if not (folder / "index.html").is_file():
         console.print("(empty until `rainforest run` has checked rules)")

@@ -9,6 +9,7 @@ from typing import Annotated
 import typer
 
 from etl.cli._output import console, error_console, exits_cleanly
+from etl.services.settings import ServiceSettings
 
 
 @exits_cleanly
@@ -28,14 +29,14 @@ def serve(
     `beeline -u jdbc:hive2://127.0.0.1:10000 -e 'SELECT * FROM daily_order_report'`.
     Every `--refresh-seconds` the server picks up tables written or built since it started.
     """
-    from etl.cli._wiring import load_settings, open_catalog
+    from etl.cli._wiring import open_catalog
     from etl.core.session import build_session
     from etl.core.thrift import thrift_server
 
     stop = threading.Event()
     # SIGTERM (a service manager, `kill`) ends the server as cleanly as Ctrl-C does.
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    settings = load_settings()
+    settings = ServiceSettings.load()
     spark = build_session(settings, app_name="rainforest-serve")
     try:
         catalog = open_catalog(spark, settings)

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from etl.cli._output import console, exits_cleanly, print_table
-from etl.cli._wiring import load_settings, open_catalog
+from etl.cli._wiring import open_catalog
+from etl.services.settings import ServiceSettings
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -42,7 +43,7 @@ def sql(
     from etl.core.session import build_session
 
     _quiet_query_context_logs()
-    settings = load_settings()
+    settings = ServiceSettings.load()
     catalog = open_catalog(build_session(settings, app_name="rainforest-sql"), settings)
     with catalog.explained_errors():
         result = catalog.spark.sql(query)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import typer
 
 from etl.cli._output import console, exits_cleanly
-from etl.cli._wiring import load_settings
+from etl.services.settings import ServiceSettings
 from etl.services.stack import NativeStack, ServiceState
 
 app = typer.Typer(
@@ -20,7 +20,7 @@ RUN_HINT = "Run the pipeline on it: RAINFOREST_PROFILE=cluster rainforest run"
 @exits_cleanly
 def up() -> None:
     """Start what is not running yet and wait until it answers; harmless when all of it runs."""
-    stack = NativeStack(load_settings())
+    stack = NativeStack(ServiceSettings.load())
     started = stack.up()
     console.print(f"Started: {', '.join(started)}" if started else "Already running.")
     _print(stack.status())
@@ -31,7 +31,7 @@ def up() -> None:
 @exits_cleanly
 def down() -> None:
     """Stop what `stack up` started from this state folder; event logs and MinIO data stay."""
-    stopped = NativeStack(load_settings()).down()
+    stopped = NativeStack(ServiceSettings.load()).down()
     console.print(
         f"Stopped: {', '.join(stopped)}" if stopped else "Nothing of the stack was running."
     )
@@ -41,7 +41,7 @@ def down() -> None:
 @exits_cleanly
 def status() -> None:
     """Show each service, whether it runs, and the addresses to open or connect to."""
-    stack = NativeStack(load_settings())
+    stack = NativeStack(ServiceSettings.load())
     states = stack.status()
     _print(states)
     if all(state.running for state in states):

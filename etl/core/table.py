@@ -36,9 +36,9 @@ from etl.core.quality.results import QualityLog, quarantine_uri, with_run
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
-    from etl.core.jdbc import Upstream
     from etl.core.lake import Lake, WriteResult
     from etl.core.settings import Settings
+    from etl.core.upstream import Upstream
 
 
 class TableLookup(Protocol):

@@ -340,18 +340,15 @@ class NativeStack:
             env = {**os.environ, "MINIO_ROOT_USER": key_id, "MINIO_ROOT_PASSWORD": secret}
             self._spawn(self._s3, [minio, "server", str(data), "--address", address], env)
             return
-        server = self._seaweed(credentials)
-        self._spawn(self._s3, server.command(), server.environment())
-
-    def _seaweed(self, credentials: tuple[str, str]) -> SeaweedS3:
         key_id, secret = credentials
-        return SeaweedS3(
+        server = SeaweedS3(
             data_dir=self.s3_data_dir,
             port=self._settings.stack_s3_port,
             bucket=STACK_BUCKET,
             access_key_id=key_id,
             secret_access_key=secret,
         )
+        self._spawn(self._s3, server.command(), server.environment())
 
     def _s3_credentials(self) -> tuple[str, str]:
         """The configured credentials, else the stack's own, generated once and kept private."""
@@ -456,14 +453,10 @@ class NativeStack:
         if not state.running or state.pid is None:
             return state
         command = command_line(state.pid) or ""
-        program, data = (
-            ("seaweedfs", self.s3_data_dir)
-            if "weed" in command
-            else (
-                "minio",
-                self.root / "minio",
-            )
-        )
+        if "minio" in command:
+            program, data = "minio", self.root / "minio"
+        else:
+            program, data = "seaweedfs", self.s3_data_dir
         note = f"{program}, data in {data} ({folder_bytes(data) / 2**20:,.1f} MiB)"
         return ServiceState(
             name=state.name, running=True, addresses=state.addresses, pid=state.pid, note=note
