@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import boto3
+import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
 from deltalake import DeltaTable
@@ -83,6 +84,21 @@ def test_delta_round_trip_on_s3(spark: SparkSession, s3_settings: Settings) -> N
     assert spark_rows(lake.read(uri, version=0)) == expected_rows()
     assert len(lake.history(uri)) == 4  # create, new column, partition overwrite, append
     assert _live_objects(s3_settings, uri) <= _data_objects(s3_settings, uri)
+
+
+def test_files_on_s3_are_compressed_with_zstd(spark: SparkSession, s3_settings: Settings) -> None:
+    uri = s3_settings.table_uri("silver", "orders")
+    Lake(spark, s3_settings).write(typed_frame(spark), uri)
+    filesystem, root = Storage.from_settings(s3_settings).filesystem(uri)
+
+    for key in _live_objects(s3_settings, uri):
+        with filesystem.open_input_file(f"{root}/{key}") as source:
+            metadata = pq.ParquetFile(source).metadata
+        assert {
+            metadata.row_group(group).column(column).compression
+            for group in range(metadata.num_row_groups)
+            for column in range(metadata.num_columns)
+        } == {"ZSTD"}
 
 
 def test_failed_write_on_s3_leaves_no_objects(spark: SparkSession, s3_settings: Settings) -> None:

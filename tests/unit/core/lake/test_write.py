@@ -64,7 +64,7 @@ def _plan(uri: str, schema: pa.Schema) -> WritePlan:
     return WritePlan(uri=uri, mode="append", table_format="delta", schema=schema, partition_by=())
 
 
-def test_files_carry_the_chosen_encodings(tmp_path: Path) -> None:
+def test_local_files_carry_the_chosen_encodings_and_spark_codec(tmp_path: Path) -> None:
     table = _table()
 
     (written,) = write_files(
@@ -79,6 +79,9 @@ def test_files_carry_the_chosen_encodings(tmp_path: Path) -> None:
     assert "RLE_DICTIONARY" in encodings["status"]
     assert "RLE_DICTIONARY" not in encodings["order_id"]
     assert pq.read_table(tmp_path / written.path).equals(table)
+    assert pq.ParquetFile(tmp_path / written.path).metadata.row_group(0).column(0).compression == (
+        "SNAPPY"
+    ), "on local disk the codec of Spark's own writer, whose files share the table"
 
 
 def test_an_empty_input_writes_a_readable_empty_file(tmp_path: Path) -> None:
