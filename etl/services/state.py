@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import fcntl
 import socket
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable, Collection, Iterator
+from contextlib import ExitStack, contextmanager
 from pathlib import Path
 
 LOOPBACK = "127.0.0.1"
@@ -43,3 +43,29 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
         probe.bind((LOOPBACK, 0))
         return int(probe.getsockname()[1])
+
+
+def free_ports(count: int) -> list[int]:
+    """Distinct free loopback ports: all are held open together while the kernel picks them."""
+    with ExitStack() as stack:
+        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
+        for probe in probes:
+            probe.bind((LOOPBACK, 0))
+        return [int(probe.getsockname()[1]) for probe in probes]
+
+
+def free_port_pair(*, exclude: Collection[int] = ()) -> int:
+    """A free port whose successor is free too: the stack's worker UIs take consecutive ports."""
+    for _ in range(50):
+        with socket.socket() as probe:
+            probe.bind((LOOPBACK, 0))
+            port = int(probe.getsockname()[1])
+            if {port, port + 1} & set(exclude):
+                continue
+            with socket.socket() as successor:
+                try:
+                    successor.bind((LOOPBACK, port + 1))
+                except OSError:
+                    continue
+                return port
+    raise OSError("no two consecutive free loopback ports found")

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import socket
 import subprocess
 import sys
 import time
@@ -32,6 +31,7 @@ from etl.core.settings import PROJECT_ROOT
 from etl.services.postgres import LocalPostgres
 from etl.services.settings import STACK_BUCKET, ServiceSettings
 from etl.services.stack import NativeStack, command_line
+from etl.services.state import free_port_pair, free_ports
 from tests.e2e.reports import CATEGORY_REPORT_SQL, ORDER_REPORT_SQL, Report, postgres_report
 from tests.fixtures.postgres import (
     TEST_END_DATE,
@@ -258,13 +258,13 @@ def _cluster_env(state_dir: Path) -> dict[str, str]:
         for name, value in os.environ.items()
         if not name.upper().startswith("RAINFOREST_") or name == "RAINFOREST_JDBC_JAR"
     }
-    ports = _free_ports(len(PORT_VARIABLES))
+    ports = free_ports(len(PORT_VARIABLES))
     env.update(zip(PORT_VARIABLES, map(str, ports), strict=True))
     env.update(
         {
             "RAINFOREST_PROFILE": "cluster",
             "RAINFOREST_STATE_DIR": str(state_dir),
-            "RAINFOREST_STACK_WORKER_UI_PORT": str(_two_free_ports(exclude=set(ports))),
+            "RAINFOREST_STACK_WORKER_UI_PORT": str(free_port_pair(exclude=ports)),
             "RAINFOREST_SPARK_SHUFFLE_PARTITIONS": "4",
             # Spark finds the `pyspark_rainforest` data source by scanning sys.path for packages,
             # and an editable install's import hook is invisible to that scan: outside the
@@ -350,29 +350,3 @@ def _get_json(url: str) -> Any:
 def _get_text(url: str) -> str:
     with urllib.request.urlopen(url, timeout=30) as response:
         return str(response.read().decode())
-
-
-def _free_ports(count: int) -> list[int]:
-    """Distinct free ports: all are held open together while the OS picks them."""
-    with ExitStack() as stack:
-        probes = [stack.enter_context(socket.socket()) for _ in range(count)]
-        for probe in probes:
-            probe.bind(("127.0.0.1", 0))
-        return [int(probe.getsockname()[1]) for probe in probes]
-
-
-def _two_free_ports(*, exclude: set[int]) -> int:
-    """A free port whose successor is free too: the workers' UIs take consecutive ports."""
-    for _ in range(50):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            port = int(probe.getsockname()[1])
-            if {port, port + 1} & exclude:
-                continue
-            with socket.socket() as successor:
-                try:
-                    successor.bind(("127.0.0.1", port + 1))
-                except OSError:
-                    continue
-                return port
-    raise RuntimeError("no two consecutive free ports found")
