@@ -60,6 +60,13 @@ class Settings(BaseSettings):
     spark_executor_memory: str | None = Field(
         default=None, description="Heap per executor on a cluster; unset: Spark's default."
     )
+    spark_jit_c1_only: bool | None = Field(
+        default=None,
+        description=(
+            "Compile Spark's JVM code with the quick C1 compiler only; unset: on for a cluster "
+            "(its executors start cold for every run), off for local Spark."
+        ),
+    )
 
     jdbc_jar: Path = Path("/usr/share/java/postgresql.jar")
 

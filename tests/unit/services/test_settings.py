@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from etl.core.errors import ConfigError
-from etl.core.session import spark_conf
+from etl.core.session import C1_ONLY, spark_conf
 from etl.core.settings import Settings
 from etl.services.settings import STACK_CREDENTIALS_FILE, ServiceSettings, stack_dir
 
@@ -87,6 +87,18 @@ def test_cluster_sessions_size_executors_to_the_workers_and_log_events() -> None
     assert "spark.executor.cores" not in spark_conf(Settings.load()), "only the profile sizes them"
     assert conf["spark.eventLog.enabled"] == "true"
     assert conf["spark.driver.host"] == "127.0.0.1"
+
+
+def test_cluster_jvms_compile_with_c1_only_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    cluster = spark_conf(ServiceSettings.load())
+    assert cluster["spark.executor.extraJavaOptions"] == C1_ONLY
+    assert cluster["spark.driver.extraJavaOptions"].endswith(C1_ONLY)
+    assert C1_ONLY not in spark_conf(Settings.load())["spark.driver.extraJavaOptions"]
+
+    monkeypatch.setenv("RAINFOREST_SPARK_JIT_C1_ONLY", "false")
+    assert "spark.executor.extraJavaOptions" not in spark_conf(ServiceSettings.load())
 
 
 def test_local_profile_is_untouched(monkeypatch: pytest.MonkeyPatch, state_dir: Path) -> None:
