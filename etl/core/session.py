@@ -59,8 +59,8 @@ def spark_conf(settings: Settings, *, app_name: str = DEFAULT_APP_NAME) -> dict[
     c1_only = not local if settings.spark_jit_c1_only is None else settings.spark_jit_c1_only
     if c1_only:
         # A run's many short jobs on cold executors spent more CPU in the C2 compiler than its
-        # code won back: at scale 10 on the native cluster, executors used half the CPU with
-        # C1 only and the run took 119 s instead of 145 s (local Spark: no gain, 84 s vs 79 s).
+        # code won back: on the native cluster, executors used half the CPU with C1 only and
+        # the scale-1 run took 72-87 s instead of 105-127 s (local Spark: no clear gain).
         conf["spark.driver.extraJavaOptions"] += f" {C1_ONLY}"
         conf["spark.executor.extraJavaOptions"] = C1_ONLY
     if local or _master_address(settings.spark_master)[0] in _LOOPBACK_HOSTS:
