@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Annotated
 
 import typer
@@ -40,6 +41,15 @@ def run(
         typer.Option(help="A view or table to print the first rows of after the run; repeatable."),
     ] = None,
     show_rows: Annotated[int, typer.Option(min=1, help="Rows printed per --show.")] = 10,
+    logical_date: Annotated[
+        datetime | None,
+        typer.Option(
+            "--date",
+            formats=["%Y-%m-%d"],
+            help="The day the run processes, YYYY-MM-DD: its ingestion partition, and the end "
+            "of the day time rules judge against. Default: today (UTC).",
+        ),
+    ] = None,
 ) -> None:
     """Build tables in dependency order, each once, and print a per-table summary."""
     from etl.cli._progress import ProgressPrinter
@@ -52,7 +62,13 @@ def run(
     source = upstream(settings)
     console.print(f"Building {len(plan)} tables into {settings.warehouse_uri}")
     spark = build_session(settings)
-    context = new_context(spark, settings, registry, upstream=source)
+    context = new_context(
+        spark,
+        settings,
+        registry,
+        upstream=source,
+        logical_date=logical_date.date() if logical_date else None,
+    )
     printer = ProgressPrinter(console)
     try:
         summary = run_pipeline(context, tables or (), on_event=printer)

@@ -10,7 +10,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
@@ -83,8 +83,10 @@ def new_context(
     registry: TableLookup,
     *,
     upstream: Upstream | None = None,
+    logical_date: date | None = None,
 ) -> RunContext:
-    """A context for one run: a new run id, the time now, and the lake of `settings`."""
+    """A context for one run: a new run id, the time now, the day it processes (default:
+    today, UTC) and the lake of `settings`."""
     from etl.core.lake import Lake
 
     return RunContext(
@@ -93,6 +95,7 @@ def new_context(
         lake=Lake(spark, settings),
         registry=registry,
         upstream=upstream,
+        logical_date=logical_date,
         run_id=uuid.uuid4().hex[:12],
         run_ts=datetime.now(UTC).replace(microsecond=0),
     )

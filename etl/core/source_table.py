@@ -71,7 +71,7 @@ class SourceTable(Table):
             F.lit(run_ts).cast("timestamp").alias("etl_inserted"),
             F.lit(self.context.run_id).alias("etl_run_id"),
             F.lit(self.source_name).alias("etl_source"),
-            F.lit(run_ts.date()).alias(INGESTION_DATE),
+            F.lit(self.context.run_date).alias(INGESTION_DATE),
         )
 
     def _upstream(self) -> Upstream:

@@ -9,6 +9,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
+from etl.core import not_in_future
 from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.lake import Lake
 from etl.core.pipeline import new_context, run_pipeline
@@ -268,3 +269,40 @@ def test_new_context_uses_the_real_lake(spark: SparkSession, local_settings: Set
     assert isinstance(first.lake, Lake)
     assert first.run_id != second.run_id
     assert first.run_ts.tzinfo is not None
+
+
+class ToyVisits(Table):
+    """One row per visit; a visit after the day being processed is quarantined."""
+
+    spec = TableSpec(
+        name="toy_visits",
+        layer="bronze",
+        grain="one row per visit",
+        primary_keys=("visit_id",),
+        rules=(not_in_future("visited_at"),),
+    )
+
+    def extract(self) -> dict[str, DataFrame]:
+        visits = [
+            (1, datetime(2024, 3, 1, 23, 59, 59)),
+            (2, datetime(2024, 3, 2, 0, 0, 1)),
+        ]
+        schema = "visit_id int, visited_at timestamp"
+        return {"raw": self.context.spark.createDataFrame(visits, schema)}
+
+    def transform(self, **sources: DataFrame) -> DataFrame:
+        return sources["raw"]
+
+
+def test_time_rules_judge_against_the_end_of_the_logical_date(
+    spark: SparkSession, local_settings: Settings
+) -> None:
+    context = new_context(
+        spark, local_settings, Registry([ToyVisits]), logical_date=date(2024, 3, 1)
+    )
+
+    summary = run_pipeline(context)
+
+    assert summary.ok, summary.failures()
+    assert [(o.rows, o.rows_quarantined) for o in summary.outcomes] == [(1, 1)]
+    assert rows(ToyVisits(context).read(), "visit_id") == [(1,)]
