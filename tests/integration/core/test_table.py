@@ -76,7 +76,7 @@ class ToyPriceSnapshots(Table):
     )
 
     def extract(self) -> dict[str, DataFrame]:
-        day = self.context.run_ts.date()
+        day = self.context.run_date
         rows = [(day, sku, float(day.day)) for sku in ("a", "b")]
         schema = "snapshot_date date, sku string, price_usd double"
         return {"prices": self.context.spark.createDataFrame(rows, schema)}
