@@ -50,8 +50,19 @@ def run(
             "of the day time rules judge against. Default: today (UTC).",
         ),
     ] = None,
+    full_refresh: Annotated[
+        bool,
+        typer.Option(
+            "--full-refresh",
+            help="Rebuild the tables from scratch: source tables take a full snapshot of "
+            "upstream instead of the changes since their last batch.",
+        ),
+    ] = False,
 ) -> None:
-    """Build tables in dependency order, each once, and print a per-table summary."""
+    """Build tables in dependency order, each once, and print a per-table summary.
+
+    Incremental by default: source tables log the upstream changes since their last run.
+    """
     from etl.cli._progress import ProgressPrinter
     from etl.core.pipeline import new_context, run_pipeline
     from etl.core.session import build_session
@@ -68,6 +79,7 @@ def run(
         registry,
         upstream=source,
         logical_date=logical_date.date() if logical_date else None,
+        full_refresh=full_refresh,
     )
     printer = ProgressPrinter(console)
     try:

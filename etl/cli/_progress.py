@@ -96,6 +96,8 @@ class ProgressPrinter:
             line += f"  ({outcome.rows_quarantined:,} of {outcome.rows_in:,} quarantined)"
         if outcome.message:
             line += f"\n    {escape(outcome.message)}"
+        for warning in outcome.warnings:
+            line += f"\n    [yellow]warning:[/] {escape(warning)}"
         self.console.print(line)
 
 

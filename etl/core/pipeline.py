@@ -42,6 +42,7 @@ class TableOutcome:
     rows_in: int | None = None
     """Rows the transform produced; known for tables with drop rules."""
     rows_quarantined: int = 0
+    warnings: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -84,9 +85,10 @@ def new_context(
     *,
     upstream: Upstream | None = None,
     logical_date: date | None = None,
+    full_refresh: bool = False,
 ) -> RunContext:
     """A context for one run: a new run id, the time now, the day it processes (default:
-    today, UTC) and the lake of `settings`."""
+    today, UTC), whether it rebuilds from scratch, and the lake of `settings`."""
     from etl.core.lake import Lake
 
     return RunContext(
@@ -96,6 +98,7 @@ def new_context(
         registry=registry,
         upstream=upstream,
         logical_date=logical_date,
+        full_refresh=full_refresh,
         run_id=uuid.uuid4().hex[:12],
         run_ts=datetime.now(UTC).replace(microsecond=0),
     )
@@ -158,6 +161,7 @@ def _build(table: Table) -> TableOutcome:
             status="failed",
             seconds=time.perf_counter() - started,
             message=str(error),
+            warnings=tuple(table.warnings),
         )
     return TableOutcome(
         name=spec.name,
@@ -168,4 +172,5 @@ def _build(table: Table) -> TableOutcome:
         version=result.version,
         rows_in=result.rows_in,
         rows_quarantined=result.rows_quarantined,
+        warnings=tuple(table.warnings),
     )

@@ -1,11 +1,20 @@
-"""Tables copied from the upstream database: JDBC extract, lineage columns, a snapshot per day.
+"""Tables copied from the upstream database: a change log per table, read as its current state.
 
 A source table file only names the upstream table and its key::
 
     class Orders(SourceTable):
-        \"\"\"One row per upstream order, per ingestion date.\"\"\"
+        \"\"\"Changes of upstream orders.\"\"\"
 
         spec = source_spec("orders", key="order_id")
+
+Each run appends one batch: the rows whose `last_updated_ts` moved past the table's
+high-water mark (less a lookback for clocks that disagree and transactions that commit
+late), up to the end of the run's logical date, and a delete marker for every key that is
+gone upstream (one key-only scan of each side). The batch and the new high-water mark are one
+Delta commit, so a run that dies never skips or doubles a batch. The first run, and a run
+with `full_refresh`, take a full snapshot instead. A table without a trustworthy change
+timestamp declares `changed_column=None`: every run then reads it whole and keeps only the
+rows that differ from the log's current state.
 
 Which database and schema it copies from is the run's `upstream`, resolved by whoever starts
 the run, so the same table files read a local server, a replica or a test database.
@@ -13,36 +22,96 @@ the run, so the same table files read a local server, a replica or a test databa
 
 from __future__ import annotations
 
-from pyspark.sql import DataFrame
-from pyspark.sql import functions as F
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, ClassVar
 
-from etl.core.dataset import TableSpec
+from pyspark.sql import DataFrame
+
+from etl.core.changes import (
+    BATCH_ID,
+    CHANGE,
+    MARK_BATCH,
+    MARK_HIGH_WATER,
+    ChangeMark,
+    as_batch,
+    current_state,
+    from_micros,
+)
+from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import ConfigError
 from etl.core.table import Table
-from etl.core.upstream import Upstream, read_postgres_table
+from etl.core.upstream import (
+    ChangeProbe,
+    ChangeWindow,
+    Upstream,
+    probe_changes,
+    read_postgres_table,
+)
+
+if TYPE_CHECKING:
+    from etl.core.lake import WriteResult
 
 INGESTION_DATE = "etl_ingestion_date"
+CHANGED_COLUMN = "last_updated_ts"
+DEFAULT_LOOKBACK = timedelta(hours=1)
 
 
-def source_spec(table: str, *, key: str, grain: str | None = None) -> TableSpec:
-    """The spec every source table shares: bronze layer, one snapshot per ingestion date.
+@dataclass(frozen=True, kw_only=True)
+class SourceSpec(TableSpec):
+    """A source table's spec: a `TableSpec` plus how its changes are found upstream.
 
-    A run replaces its own date's snapshot, so re-running on one day never doubles rows,
-    while earlier days stay readable.
+    `changed_column` is the upstream timestamp every insert and update sets; None extracts
+    the table whole each run. `lookback` re-reads that much before the high-water mark, so
+    a row committed late with an earlier timestamp is still caught; rows read again
+    unchanged are not logged twice.
     """
-    return TableSpec(
+
+    changed_column: str | None = CHANGED_COLUMN
+    lookback: timedelta = DEFAULT_LOOKBACK
+
+    @property
+    def key(self) -> str:
+        return self.primary_keys[0]
+
+
+def source_spec(
+    table: str,
+    *,
+    key: str,
+    grain: str | None = None,
+    changed_column: str | None = CHANGED_COLUMN,
+    lookback: timedelta = DEFAULT_LOOKBACK,
+) -> SourceSpec:
+    """The spec every source table shares: bronze layer, a change log of one batch per run."""
+    return SourceSpec(
         name=table,
         layer="bronze",
-        grain=grain or f"one row per upstream {table} row, per ingestion date",
-        primary_keys=(key, INGESTION_DATE),
+        grain=grain or f"one change of an upstream {table} row per batch",
+        primary_keys=(key, BATCH_ID),
         partition_by=(INGESTION_DATE,),
-        mode="overwrite_partitions",
-        description=f"Copy of upstream table {table} with lineage columns.",
+        mode="append",
+        description=f"Change log of upstream table {table}, with lineage columns.",
+        changed_column=changed_column,
+        lookback=lookback,
     )
 
 
+@dataclass(frozen=True, kw_only=True)
+class BatchPlan:
+    """What this run's batch is: a full snapshot replacing the log, or changes appended."""
+
+    full: bool
+    mark: ChangeMark
+
+
 class SourceTable(Table):
-    """A bronze table: the upstream table of the same name, as it was at ingestion."""
+    """A bronze table: the changes of the upstream table of the same name, batch by batch."""
+
+    spec: ClassVar[SourceSpec]
+    batch: BatchPlan | None = None
+    """The batch this build writes; `extract` decides it from the log's marks."""
 
     @property
     def source_name(self) -> str:
@@ -51,28 +120,203 @@ class SourceTable(Table):
 
     @property
     def source_key(self) -> str:
-        return self.spec.primary_keys[0]
+        return self.spec.key
 
     def extract(self) -> dict[str, DataFrame]:
-        return {
-            "source": read_postgres_table(
-                self.context.spark,
-                self._upstream(),
-                table=self.spec.name,
-                key=self.source_key,
-                jdbc_jar=self.context.settings.jdbc_jar,
+        """The changed rows, and for an incremental batch the upstream keys and the log's current
+        state to find deletes and rows read again. Decides the batch (`_plan`) on the way."""
+        upstream = self._upstream()
+        previous = None if self.context.full_refresh else self._previous_mark()
+        probe = self._probe(upstream, previous)
+        spec = self.spec
+        if previous is None:
+            self.batch = BatchPlan(
+                full=True,
+                mark=ChangeMark(
+                    batch_id=self._last_batch_id() + 1,
+                    high_water_mark=_newest(probe.newest if probe else None, None),
+                ),
             )
+            return {"source": self._read_upstream(upstream)}
+        self.batch = BatchPlan(
+            full=False,
+            mark=ChangeMark(
+                batch_id=previous.batch_id + 1,
+                high_water_mark=_newest(
+                    probe.newest_until if probe else None, previous.high_water_mark
+                ),
+            ),
+        )
+        window = None
+        known_columns: Sequence[str] | None = None
+        if spec.changed_column is not None:
+            window = ChangeWindow(
+                column=spec.changed_column,
+                after=previous.high_water_mark - spec.lookback,
+                until=self.context.run_date_end,
+            )
+            known_columns = (spec.key, spec.changed_column)
+        return {
+            "source": self._read_upstream(upstream, window=window),
+            "upstream_keys": self._read_upstream(upstream, columns=(spec.key,)),
+            "known": self.read(columns=known_columns).curr_data,
         }
 
-    def transform(self, source: DataFrame) -> DataFrame:  # type: ignore[override]
-        run_ts = self.context.run_ts
-        return source.select(
-            "*",
-            F.lit(run_ts).cast("timestamp").alias("etl_inserted"),
-            F.lit(self.context.run_id).alias("etl_run_id"),
-            F.lit(self.source_name).alias("etl_source"),
-            F.lit(self.context.run_date).alias(INGESTION_DATE),
+    def transform(  # type: ignore[override]
+        self,
+        source: DataFrame,
+        upstream_keys: DataFrame | None = None,
+        known: DataFrame | None = None,
+    ) -> DataFrame:
+        """The batch: rows new or changed against `known`, and markers for keys gone upstream.
+
+        Without `known` (a full snapshot) every source row is logged.
+        """
+        key = self.spec.key
+        upserts, deleted = source, None
+        if known is not None and upstream_keys is not None:
+            if self.spec.changed_column is None:
+                upserts = source.subtract(known.select(*source.columns))
+            else:
+                upserts = source.join(known, [key, self.spec.changed_column], "left_anti")
+            deleted = known.select(key).join(upstream_keys, key, "left_anti")
+        return as_batch(
+            upserts,
+            deleted,
+            batch_id=self._batch_plan().mark.batch_id,
+            lineage={
+                "etl_inserted": self.context.run_ts,
+                "etl_run_id": self.context.run_id,
+                "etl_source": self.source_name,
+                INGESTION_DATE: self.context.run_date,
+            },
         )
+
+    def write(self, dataset: ETLDataSet) -> WriteResult:
+        plan = self._batch_plan()
+        return self.context.lake.write(
+            dataset.curr_data,
+            dataset.storage_path,
+            mode="overwrite" if plan.full else "append",
+            partition_by=self.spec.partition_by,
+            marks=plan.mark.marks(),
+            notes={**plan.mark.notes(), "rainforest.batch": "full" if plan.full else "changes"},
+        )
+
+    def read(
+        self,
+        *,
+        partition_values: Mapping[str, object] | None = None,
+        version: int | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> ETLDataSet:
+        """The current state per key (as of `version`): each live key's latest row.
+
+        The log itself, batch by batch, is `read_changes`.
+        """
+        if partition_values is not None:
+            raise ConfigError(
+                f"{self.spec.qualified_name} is a change log: read() gives its current state "
+                "per key. Read a day's batches with read_changes(partition_values=...)."
+            )
+        wanted = None if columns is None else [*columns, BATCH_ID, CHANGE]
+        changes = self.read_changes(version=version, columns=wanted).curr_data
+        state = current_state(changes, self.spec.key)
+        if columns is not None:
+            state = state.select(*columns)
+        return ETLDataSet(spec=self.spec, curr_data=state, storage_path=self.storage_path)
+
+    def read_changes(
+        self,
+        *,
+        partition_values: Mapping[str, object] | None = None,
+        version: int | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> ETLDataSet:
+        """The log: every batch's rows with their change type (`etl_change`) and batch id."""
+        data = self.context.lake.read(
+            self.storage_path,
+            version=version,
+            columns=list(dict.fromkeys(columns)) if columns is not None else None,
+            partition_values=partition_values,
+        )
+        return ETLDataSet(spec=self.spec, curr_data=data, storage_path=self.storage_path)
+
+    def _previous_mark(self) -> ChangeMark | None:
+        """Where the log stands, or None when there is no log to continue (or it predates marks)."""
+        lake = self.context.lake
+        if not lake.exists(self.storage_path):
+            return None
+        batch = lake.mark(self.storage_path, MARK_BATCH)
+        high_water = lake.mark(self.storage_path, MARK_HIGH_WATER)
+        if batch is None or high_water is None:
+            return None
+        return ChangeMark(batch_id=batch, high_water_mark=from_micros(high_water))
+
+    def _last_batch_id(self) -> int:
+        lake = self.context.lake
+        if not lake.exists(self.storage_path):
+            return 0
+        return lake.mark(self.storage_path, MARK_BATCH) or 0
+
+    def _probe(self, upstream: Upstream, previous: ChangeMark | None) -> ChangeProbe | None:
+        """Check the change column before trusting it, and warn when the source's clock moved
+        back behind the high-water mark (changes stamped before it would be missed)."""
+        column = self.spec.changed_column
+        if column is None:
+            return None
+        probe = probe_changes(
+            upstream, table=self.spec.name, column=column, until=self.context.run_date_end
+        )
+        declare = (
+            f'declare source_spec("{self.spec.name}", key="{self.spec.key}", '
+            "changed_column=None) to extract it whole every run"
+        )
+        if not probe.has_column:
+            raise ConfigError(
+                f"{self.source_name} has no column {column}, so its changes cannot be found: "
+                f"name its change timestamp with changed_column=..., or {declare}."
+            )
+        if probe.nulls:
+            raise ConfigError(
+                f"{self.source_name} has {probe.nulls} rows with {column} null, so their "
+                f"changes cannot be found: fill {column} upstream, or {declare}."
+            )
+        if (
+            previous is not None
+            and probe.newest is not None
+            and probe.newest < previous.high_water_mark
+        ):
+            self.warnings.append(
+                f"The high-water mark of {self.spec.qualified_name} "
+                f"({previous.high_water_mark.isoformat()}) is ahead of the newest change in "
+                f"{self.source_name} ({probe.newest.isoformat()}): did its clock move back? "
+                "Changes stamped before the mark are missed; run with --full-refresh "
+                "to take a full snapshot."
+            )
+        return probe
+
+    def _read_upstream(
+        self,
+        upstream: Upstream,
+        *,
+        window: ChangeWindow | None = None,
+        columns: Sequence[str] | None = None,
+    ) -> DataFrame:
+        return read_postgres_table(
+            self.context.spark,
+            upstream,
+            table=self.spec.name,
+            key=self.spec.key,
+            jdbc_jar=self.context.settings.jdbc_jar,
+            window=window,
+            columns=columns,
+        )
+
+    def _batch_plan(self) -> BatchPlan:
+        if self.batch is None:
+            raise RuntimeError("extract() decides the batch; call it before transform or write.")
+        return self.batch
 
     def _upstream(self) -> Upstream:
         upstream = self.context.upstream
@@ -82,3 +326,9 @@ class SourceTable(Table):
                 "without an upstream database: pass `upstream=` to the run's context."
             )
         return upstream
+
+
+def _newest(candidate: datetime | None, floor: datetime | None) -> datetime:
+    """The later of two marks, never moving back; the epoch when there is neither."""
+    known = [moment for moment in (candidate, floor) if moment is not None]
+    return max(known) if known else from_micros(0)

@@ -57,6 +57,9 @@ class RunContext:
     the checks cost (benchmarks/dq.py), never for a real run. `upstream` is the database
     source tables copy from; the composition root (the CLI, a test) resolves it.
 
+    `full_refresh` rebuilds every table from scratch instead of carrying on from what it
+    holds (for source tables: a full snapshot instead of the changes since the last batch).
+
     `run_ts` is when the run started; `logical_date` (default: `run_ts`'s date) is the day the
     run processes: the ingestion partition it writes, and the day whose end time rules judge
     against, so that replaying a date gives the same verdicts whenever it runs.
@@ -69,6 +72,7 @@ class RunContext:
     run_id: str
     run_ts: datetime
     logical_date: date | None = None
+    full_refresh: bool = False
     upstream: Upstream | None = None
     check_quality: bool = True
     quality_log: QualityLog = field(default_factory=QualityLog)
@@ -113,6 +117,8 @@ class Table:
 
     def __init__(self, context: RunContext) -> None:
         self.context = context
+        self.warnings: list[str] = []
+        """What the build found worth telling but not worth failing for; the run reports it."""
 
     @property
     def storage_path(self) -> str:

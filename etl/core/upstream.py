@@ -9,15 +9,18 @@ that size the split.
 from __future__ import annotations
 
 import math
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import psycopg2
 from psycopg2 import sql
 from psycopg2.extensions import connection, parse_dsn
+from pyspark.sql import Column
+from pyspark.sql import functions as F
 
 from etl.core.errors import ConfigError, ServiceUnavailableError
 
@@ -74,6 +77,72 @@ def connect(dsn: str, *, advice: str = DEFAULT_ADVICE) -> Iterator[connection]:
         conn.close()
 
 
+@dataclass(frozen=True, kw_only=True)
+class ChangeWindow:
+    """The rows whose change timestamp `column` lies in (`after`, `until`]; open where None."""
+
+    column: str
+    after: datetime | None = None
+    until: datetime | None = None
+
+    def condition(self) -> tuple[sql.Composable, list[datetime]]:
+        """The window as a SQL condition with its parameters, for psycopg2."""
+        parts: list[sql.Composable] = [sql.SQL("TRUE")]
+        values: list[datetime] = []
+        column = sql.Identifier(self.column)
+        if self.after is not None:
+            parts.append(sql.SQL("{} > %s").format(column))
+            values.append(self.after)
+        if self.until is not None:
+            parts.append(sql.SQL("{} <= %s").format(column))
+            values.append(self.until)
+        return sql.SQL(" AND ").join(parts), values
+
+    def column_filter(self) -> Column:
+        """The same window as a Spark filter, which the JDBC reader pushes into its queries."""
+        condition = F.lit(True)
+        if self.after is not None:
+            condition &= F.col(self.column) > F.lit(self.after)
+        if self.until is not None:
+            condition &= F.col(self.column) <= F.lit(self.until)
+        return condition
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeProbe:
+    """What one query tells about a table's change timestamp before anything is extracted."""
+
+    has_column: bool
+    nulls: int = 0
+    newest: datetime | None = None
+    """The latest change of all."""
+    newest_until: datetime | None = None
+    """The latest change at or before the window's end: the high-water mark after extracting."""
+
+
+def probe_changes(upstream: Upstream, *, table: str, column: str, until: datetime) -> ChangeProbe:
+    """Whether `table` has the change timestamp `column`, how many rows lack one, its latest
+    value and its latest value up to `until`: one scan, no rows moved."""
+    schema = upstream.schema
+    with upstream.connect() as conn, conn.cursor() as cursor:
+        cursor.execute(
+            "SELECT 1 FROM information_schema.columns "
+            "WHERE table_schema = %s AND table_name = %s AND column_name = %s",
+            (schema, table, column),
+        )
+        if cursor.fetchone() is None:
+            return ChangeProbe(has_column=False)
+        cursor.execute(
+            sql.SQL(
+                "SELECT count(*) FILTER (WHERE {c} IS NULL), max({c}), "
+                "max({c}) FILTER (WHERE {c} <= %s) FROM {t}"
+            ).format(c=sql.Identifier(column), t=sql.Identifier(schema, table)),
+            (until,),
+        )
+        nulls, newest, newest_until = cursor.fetchone()
+    return ChangeProbe(has_column=True, nulls=nulls, newest=newest, newest_until=newest_until)
+
+
 def read_postgres_table(
     spark: SparkSession,
     upstream: Upstream,
@@ -81,11 +150,15 @@ def read_postgres_table(
     table: str,
     key: str,
     jdbc_jar: Path,
+    window: ChangeWindow | None = None,
+    columns: Sequence[str] | None = None,
 ) -> DataFrame:
     """Read one upstream table with Spark's JDBC reader, split into ranges of its integer key.
 
-    The number of ranges follows the table's size, so a small table is one task and a
-    large one spreads over the cluster.
+    The number of ranges follows the size of what is read, so a small table or a day's
+    changes are one task and a large table spreads over the cluster. `window` restricts the
+    rows to those changed in it and `columns` the columns; both are pushed into the queries
+    Postgres runs, so only what is asked for crosses the wire.
     """
     if not jdbc_jar.is_file():
         raise ConfigError(
@@ -94,11 +167,13 @@ def read_postgres_table(
             "root), or set RAINFOREST_JDBC_JAR to a postgresql.jar."
         )
     schema = upstream.schema
+    condition, values = window.condition() if window else (sql.SQL("TRUE"), [])
     with upstream.connect() as conn, conn.cursor() as cursor:
         cursor.execute(
-            sql.SQL("SELECT min({key}), max({key}), count(*) FROM {table}").format(
-                key=sql.Identifier(key), table=sql.Identifier(schema, table)
-            )
+            sql.SQL("SELECT min({key}), max({key}), count(*) FROM {table} WHERE {where}").format(
+                key=sql.Identifier(key), table=sql.Identifier(schema, table), where=condition
+            ),
+            values,
         )
         low, high, rows = cursor.fetchone()
     url, properties = jdbc_connection(upstream.dsn)
@@ -121,7 +196,10 @@ def read_postgres_table(
             .option("upperBound", high + 1)
             .option("numPartitions", partitions)
         )
-    return reader.load()
+    data = reader.load()
+    if window is not None:
+        data = data.where(window.column_filter())
+    return data.select(*columns) if columns is not None else data
 
 
 def jdbc_connection(dsn: str) -> tuple[str, dict[str, str]]:

@@ -8,12 +8,12 @@ warehouse), they are described as `DataFile`s and committed here, so that Delta 
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Literal
 
 import pyarrow as pa
-from deltalake import DeltaTable
+from deltalake import DeltaTable, Transaction
 from deltalake import Field as DeltaField
 from deltalake import Schema as DeltaSchema
 from deltalake.transaction import (
@@ -62,6 +62,11 @@ class WritePlan:
     schema: pa.Schema
     """Delta-normalised schema of the data being written, partition columns included."""
     partition_by: tuple[str, ...]
+    marks: dict[str, int] = field(default_factory=dict)
+    """Progress recorded with the files, atomically: Delta app transactions (app id: version),
+    read back with `Lake.mark`. A reader of the table sees the files and the marks together."""
+    notes: dict[str, str] = field(default_factory=dict)
+    """Words for people reading the table's history (commitInfo), beside the mode."""
 
     @property
     def data_schema(self) -> pa.Schema:
@@ -77,6 +82,8 @@ def plan_write(
     mode: WriteMode,
     partition_by: Sequence[str],
     table_format: TableFormat,
+    marks: Mapping[str, int] | None = None,
+    notes: Mapping[str, str] | None = None,
 ) -> WritePlan:
     """Check a write against the existing table, so that a doomed write fails before it starts.
 
@@ -106,8 +113,16 @@ def plan_write(
             f"Cannot overwrite partitions of {uri}: it has no partition columns. "
             "Give partition columns, or use mode 'overwrite'."
         )
+    if marks and table_format != "delta":
+        raise LakeWriteError(f"Cannot record marks {sorted(marks)} on {uri}: only Delta has a log.")
     return WritePlan(
-        uri=uri, mode=mode, table_format=table_format, schema=schema, partition_by=partitions
+        uri=uri,
+        mode=mode,
+        table_format=table_format,
+        schema=schema,
+        partition_by=partitions,
+        marks=dict(marks or {}),
+        notes=dict(notes or {}),
     )
 
 
@@ -127,7 +142,10 @@ def commit(plan: WritePlan, storage: Storage, files: Sequence[DataFile]) -> int 
         AddAction(f.path, f.size, f.partition_values, now, True, f.stats)
         for f in files
     ]
-    properties = CommitProperties(custom_metadata={"rainforest.mode": plan.mode})
+    properties = CommitProperties(
+        custom_metadata={"rainforest.mode": plan.mode, **plan.notes},
+        app_transactions=[Transaction(app, version) for app, version in plan.marks.items()],
+    )
     table = open_delta(plan.uri, storage)
     try:
         if table is None:

@@ -34,6 +34,8 @@ OPTION_MODE = "lake.mode"
 OPTION_PARTITION_BY = "lake.partition.by"
 OPTION_MIN_PARTITIONS = "lake.min.partitions"
 OPTION_RECEIPT = "lake.receipt"
+OPTION_MARKS = "lake.commit.marks"
+OPTION_NOTES = "lake.commit.notes"
 
 _DEFAULT_MIN_PARTITIONS = 2
 
@@ -84,6 +86,8 @@ class LakeDataSource(DataSource):
             mode=mode,
             partition_by=json.loads(self.options.get(OPTION_PARTITION_BY) or "[]"),
             table_format=self._format,
+            marks=json.loads(self.options.get(OPTION_MARKS) or "{}"),
+            notes=json.loads(self.options.get(OPTION_NOTES) or "{}"),
         )
         return LakeWriter(plan=plan, storage=storage, receipt=self.options.get(OPTION_RECEIPT))
 

@@ -26,8 +26,10 @@ from etl.core.lake.datasource import (
     FORMAT_NAME,
     OPTION_COLUMNS,
     OPTION_FORMAT,
+    OPTION_MARKS,
     OPTION_MIN_PARTITIONS,
     OPTION_MODE,
+    OPTION_NOTES,
     OPTION_PARTITION_BY,
     OPTION_RECEIPT,
     OPTION_VERSION,
@@ -45,6 +47,7 @@ from etl.core.lake.snapshot import (
     TableFormat,
     history,
     load_snapshot,
+    open_delta,
     table_exists,
     typed_partitions,
 )
@@ -87,9 +90,16 @@ class Lake:
         mode: WriteMode = "overwrite",
         partition_by: Sequence[str] = (),
         table_format: TableFormat = "delta",
+        marks: Mapping[str, int] | None = None,
+        notes: Mapping[str, str] | None = None,
     ) -> WriteResult:
         """Write `df` as the table's next version in one commit; on failure the table keeps its
-        previous version and no written file remains."""
+        previous version and no written file remains.
+
+        `marks` are recorded in the same commit (see `mark`), so progress such as a high-water
+        mark can never run ahead of, or lag behind, the rows it describes. `notes` go into
+        the commit's history entry for people.
+        """
         plan = plan_write(
             uri,
             self._storage,
@@ -97,6 +107,8 @@ class Lake:
             mode=mode,
             partition_by=partition_by,
             table_format=table_format,
+            marks=marks,
+            notes=notes,
         )
         if self._native_writable(plan):
             return self._write_native(df, plan)
@@ -140,6 +152,13 @@ class Lake:
         snapshot = load_snapshot(uri, self._storage, table_format=table_format)
         return typed_partitions(snapshot)
 
+    def mark(self, uri: str, name: str, *, version: int | None = None) -> int | None:
+        """The value a write last recorded under `name` (see `write`), as of `version`; None when
+        the table does not exist or never recorded it. Read from the log's state, not its
+        history, so it costs the same after a thousand commits as after one."""
+        table = open_delta(uri, self._storage, version=version)
+        return None if table is None else table.transaction_version(name)
+
     def history(self, uri: str) -> list[dict[str, object]]:
         """The Delta log's commits, newest first."""
         return history(uri, self._storage)
@@ -156,6 +175,8 @@ class Lake:
                 .option(OPTION_MODE, plan.mode)
                 .option(OPTION_PARTITION_BY, _json_list(plan.partition_by))
                 .option(OPTION_RECEIPT, receipt)
+                .option(OPTION_MARKS, json.dumps(plan.marks))
+                .option(OPTION_NOTES, json.dumps(plan.notes))
                 .save(plan.uri)
             )
             outcome = Receipt.load(receipt)

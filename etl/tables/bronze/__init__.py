@@ -1,1 +1,1 @@
-"""Bronze: the upstream tables as ingested, one snapshot per ingestion date."""
+"""Bronze: the upstream tables as change logs, one batch of changes per run."""

@@ -1,9 +1,9 @@
-"""rainforest.appuser, copied as ingested."""
+"""rainforest.appuser, logged change by change."""
 
 from etl.core import SourceTable, source_spec
 
 
 class AppUser(SourceTable):
-    """One row per upstream application user, per ingestion date."""
+    """Changes of each upstream application user, one batch per run."""
 
     spec = source_spec("appuser", key="user_id")

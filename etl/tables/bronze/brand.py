@@ -1,9 +1,9 @@
-"""rainforest.brand, copied as ingested."""
+"""rainforest.brand, logged change by change."""
 
 from etl.core import SourceTable, source_spec
 
 
 class Brand(SourceTable):
-    """One row per upstream brand, per ingestion date."""
+    """Changes of each upstream brand, one batch per run."""
 
     spec = source_spec("brand", key="brand_id")

@@ -1,9 +1,9 @@
-"""rainforest.buyer, copied as ingested."""
+"""rainforest.buyer, logged change by change."""
 
 from etl.core import SourceTable, source_spec
 
 
 class Buyer(SourceTable):
-    """One row per upstream buyer, per ingestion date."""
+    """Changes of each upstream buyer, one batch per run."""
 
     spec = source_spec("buyer", key="buyer_id")

@@ -1,9 +1,9 @@
-"""rainforest.category, copied as ingested."""
+"""rainforest.category, logged change by change."""
 
 from etl.core import SourceTable, source_spec
 
 
 class Category(SourceTable):
-    """One row per upstream product category, per ingestion date."""
+    """Changes of each upstream product category, one batch per run."""
 
     spec = source_spec("category", key="category_id")

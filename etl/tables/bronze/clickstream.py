@@ -1,9 +1,9 @@
-"""rainforest.clickstream, copied as ingested."""
+"""rainforest.clickstream, logged change by change."""
 
 from etl.core import SourceTable, source_spec
 
 
 class Clickstream(SourceTable):
-    """One row per clickstream event, per ingestion date."""
+    """Changes of each clickstream event, one batch per run."""
 
     spec = source_spec("clickstream", key="clickstream_id")

@@ -1,9 +1,9 @@
-"""rainforest.manufacturer, copied as ingested."""
+"""rainforest.manufacturer, logged change by change."""
 
 from etl.core import SourceTable, source_spec
 
 
 class Manufacturer(SourceTable):
-    """One row per upstream manufacturer, per ingestion date."""
+    """Changes of each upstream manufacturer, one batch per run."""
 
     spec = source_spec("manufacturer", key="manufacturer_id")

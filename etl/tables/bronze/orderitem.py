@@ -1,9 +1,9 @@
-"""rainforest.orderitem, copied as ingested."""
+"""rainforest.orderitem, logged change by change."""
 
 from etl.core import SourceTable, source_spec
 
 
 class OrderItem(SourceTable):
-    """One row per order item, per ingestion date."""
+    """Changes of each order item, one batch per run."""
 
     spec = source_spec("orderitem", key="orderitem_id")

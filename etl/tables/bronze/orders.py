@@ -1,9 +1,9 @@
-"""rainforest.orders, copied as ingested."""
+"""rainforest.orders, logged change by change."""
 
 from etl.core import SourceTable, source_spec
 
 
 class Orders(SourceTable):
-    """One row per upstream order, per ingestion date."""
+    """Changes of each upstream order, one batch per run."""
 
     spec = source_spec("orders", key="order_id")

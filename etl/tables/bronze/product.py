@@ -1,9 +1,9 @@
-"""rainforest.product, copied as ingested."""
+"""rainforest.product, logged change by change."""
 
 from etl.core import SourceTable, source_spec
 
 
 class Product(SourceTable):
-    """One row per upstream product, per ingestion date."""
+    """Changes of each upstream product, one batch per run."""
 
     spec = source_spec("product", key="product_id")

@@ -1,9 +1,9 @@
-"""rainforest.productcategory, copied as ingested."""
+"""rainforest.productcategory, logged change by change."""
 
 from etl.core import SourceTable, source_spec
 
 
 class ProductCategory(SourceTable):
-    """One row per product-category link, per ingestion date."""
+    """Changes of each product-category link, one batch per run."""
 
     spec = source_spec("productcategory", key="productcategory_id")

@@ -1,9 +1,9 @@
-"""rainforest.ratings, copied as ingested."""
+"""rainforest.ratings, logged change by change."""
 
 from etl.core import SourceTable, source_spec
 
 
 class Ratings(SourceTable):
-    """One row per product rating, per ingestion date."""
+    """Changes of each product rating, one batch per run."""
 
     spec = source_spec("ratings", key="rating_id")

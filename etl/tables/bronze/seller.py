@@ -1,9 +1,9 @@
-"""rainforest.seller, copied as ingested."""
+"""rainforest.seller, logged change by change."""
 
 from etl.core import SourceTable, source_spec
 
 
 class Seller(SourceTable):
-    """One row per upstream seller, per ingestion date."""
+    """Changes of each upstream seller, one batch per run."""
 
     spec = source_spec("seller", key="seller_id")

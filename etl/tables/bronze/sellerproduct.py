@@ -1,9 +1,9 @@
-"""rainforest.sellerproduct, copied as ingested."""
+"""rainforest.sellerproduct, logged change by change."""
 
 from etl.core import SourceTable, source_spec
 
 
 class SellerProduct(SourceTable):
-    """One row per seller-product listing, per ingestion date."""
+    """Changes of each seller-product listing, one batch per run."""
 
     spec = source_spec("sellerproduct", key="sellerproduct_id")

@@ -1,4 +1,4 @@
-"""Bronze against a real Postgres: every upstream table copied whole, with its types."""
+"""Bronze against a real Postgres: every upstream table's current state, with its types."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from psycopg2 import sql
 from pyspark.sql import SparkSession
 from pyspark.sql import types as T
 
+from etl.core.changes import BATCH_ID
 from etl.core.pipeline import RunSummary, new_context, run_pipeline
 from etl.core.registry import Registry
 from etl.core.source_table import INGESTION_DATE, SourceTable
@@ -24,6 +25,7 @@ LINEAGE = {
     "etl_run_id": T.StringType(),
     "etl_source": T.StringType(),
     INGESTION_DATE: T.DateType(),
+    BATCH_ID: T.LongType(),
 }
 
 
@@ -66,7 +68,7 @@ def test_bronze_run_builds_all_thirteen(bronze_run: tuple[RunContext, RunSummary
 
 
 @pytest.mark.parametrize("name", BRONZE)
-def test_latest_snapshot_equals_the_source_table(
+def test_current_state_equals_the_source_table(
     name: str, bronze_run: tuple[RunContext, RunSummary], rainforest_db: LoadedDatabase
 ) -> None:
     context, summary = bronze_run
@@ -107,13 +109,14 @@ def test_column_types_are_preserved(
     assert {f.name: f.dataType for f in schema.fields} == expected
 
 
-def test_a_second_run_the_same_day_replaces_the_snapshot(
+def test_a_second_run_without_upstream_changes_logs_nothing(
     bronze_run: tuple[RunContext, RunSummary], rainforest_db: LoadedDatabase
 ) -> None:
     context, _ = bronze_run
     again = new_context(context.spark, context.settings, REGISTRY, upstream=context.upstream)
     summary = run_pipeline(again, ["orders"])
     assert summary.ok, summary.failures()
+    assert summary.outcomes[-1].rows == 0
 
     orders = REGISTRY.get("orders")(again)
     assert orders.read().curr_data.count() == rainforest_db.counts["orders"]

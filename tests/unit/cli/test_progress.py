@@ -54,6 +54,19 @@ def test_progress_line_prints_messages_literally() -> None:
     assert message in text
 
 
+def test_progress_line_of_an_ok_build_shows_its_warnings() -> None:
+    warning = "The high-water mark of bronze.orders (2025-03-02) is ahead of [the source]"
+    outcome = TableOutcome(
+        name="orders", layer="bronze", status="ok", rows=0, warnings=(warning, "second")
+    )
+
+    lines = printed([outcome]).splitlines()
+
+    assert "ok" in lines[0]
+    assert lines[1].strip() == f"warning: {warning}"
+    assert lines[2].strip() == "warning: second"
+
+
 def test_summary_table() -> None:
     outcomes = [
         TableOutcome(

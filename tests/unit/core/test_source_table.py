@@ -1,4 +1,4 @@
-"""Source tables: one snapshot per ingestion date, read from the upstream the run was given."""
+"""Source tables: a change log of one batch per run, read from the upstream the run was given."""
 
 from __future__ import annotations
 
@@ -9,8 +9,9 @@ from typing import Any
 import pytest
 from pyspark.sql import SparkSession
 
+from etl.core.changes import BATCH_ID, ChangeMark
 from etl.core.errors import ConfigError
-from etl.core.source_table import INGESTION_DATE, SourceTable, source_spec
+from etl.core.source_table import INGESTION_DATE, BatchPlan, SourceTable, source_spec
 from etl.core.table import RunContext
 from etl.core.upstream import Upstream
 
@@ -33,13 +34,14 @@ def _context(**overrides: Any) -> RunContext:
     return RunContext(**(values | overrides))
 
 
-def test_source_spec_keeps_one_snapshot_per_ingestion_date() -> None:
+def test_source_spec_keeps_a_change_log_of_batches_by_ingestion_date() -> None:
     spec = source_spec("orders", key="order_id")
 
     assert spec.qualified_name == "bronze.orders"
-    assert spec.primary_keys == ("order_id", INGESTION_DATE)
+    assert spec.primary_keys == ("order_id", BATCH_ID)
     assert spec.partition_by == (INGESTION_DATE,)
-    assert spec.mode == "overwrite_partitions"
+    assert spec.mode == "append"
+    assert spec.changed_column == "last_updated_ts"
     assert spec.upstream == ()
 
 
@@ -57,11 +59,17 @@ def test_the_logical_date_is_the_ingestion_partition(spark: SparkSession) -> Non
         upstream=Upstream(dsn="postgresql://unused", schema="shop"),
     )
     source = spark.createDataFrame([(1,)], "order_id int")
+    table = Orders(replay)
+    table.batch = BatchPlan(
+        full=True, mark=ChangeMark(batch_id=4, high_water_mark=datetime(2025, 6, 1, tzinfo=UTC))
+    )
 
-    row = Orders(replay).transform(source).first()
+    row = table.transform(source).first()
 
     assert row is not None
     assert row[INGESTION_DATE] == date(2025, 6, 1)
+    assert row[BATCH_ID] == 4
+    assert row["etl_change"] == "upsert"
     assert row["etl_inserted"] == datetime(2025, 6, 30, 8), "lineage keeps when it ran"
 
 

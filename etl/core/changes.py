@@ -1,0 +1,93 @@
+"""Change logs: tables that keep every batch of changes and read as the current state per key.
+
+A bronze table appends, per run, the upstream rows that changed plus a delete marker for each
+key that disappeared upstream; `current_state` folds that log back into one row per live key.
+Which batch a table has reached and how far its source's changes were taken (the high-water
+mark) are marks of the Delta commit that wrote the batch, so they move with the rows or not
+at all.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+
+from pyspark.sql import DataFrame, Window
+from pyspark.sql import functions as F
+
+CHANGE = "etl_change"
+"""`upsert` (the row as the source had it) or `delete` (the key is gone; other columns null)."""
+BATCH_ID = "etl_batch_id"
+"""1, 2, 3...: the run that recorded the change; a later batch knows better."""
+UPSERT = "upsert"
+DELETE = "delete"
+
+MARK_BATCH = "rainforest.batch_id"
+MARK_HIGH_WATER = "rainforest.high_water_mark"
+"""Microseconds since the epoch (UTC): every source change up to it is in the log."""
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
+
+
+@dataclass(frozen=True, kw_only=True)
+class ChangeMark:
+    """Where a change log stands: its last batch and its source's high-water mark."""
+
+    batch_id: int
+    high_water_mark: datetime
+
+    def marks(self) -> dict[str, int]:
+        """As Delta app transactions, to commit with the batch."""
+        return {MARK_BATCH: self.batch_id, MARK_HIGH_WATER: to_micros(self.high_water_mark)}
+
+    def notes(self) -> dict[str, str]:
+        """As words in the commit's history entry."""
+        return {
+            MARK_BATCH: str(self.batch_id),
+            MARK_HIGH_WATER: self.high_water_mark.astimezone(UTC).isoformat(),
+        }
+
+
+def to_micros(moment: datetime) -> int:
+    return (moment - _EPOCH) // timedelta(microseconds=1)
+
+
+def from_micros(micros: int) -> datetime:
+    return _EPOCH + timedelta(microseconds=micros)
+
+
+def current_state(changes: DataFrame, key: str) -> DataFrame:
+    """One row per key that is alive after the last batch: its latest upsert, without `CHANGE`.
+
+    Within one batch a delete outranks an upsert of the same key: deletes are found by a key
+    scan that runs after the changed rows were read, so it saw the source later.
+    """
+    latest_first = Window.partitionBy(key).orderBy(
+        F.col(BATCH_ID).desc(), (F.col(CHANGE) == DELETE).desc()
+    )
+    return (
+        changes.withColumn("_rank", F.row_number().over(latest_first))
+        .where((F.col("_rank") == 1) & (F.col(CHANGE) == UPSERT))
+        .drop("_rank", CHANGE)
+    )
+
+
+def as_batch(
+    upserts: DataFrame, deleted_keys: DataFrame | None, *, batch_id: int, lineage: dict[str, object]
+) -> DataFrame:
+    """The rows of one batch: `upserts` whole and a marker (key only) for each deleted key,
+    each with the batch id, its change type and the `lineage` columns."""
+
+    def stamped(rows: DataFrame, change: str) -> DataFrame:
+        extra = {**lineage, CHANGE: change}
+        return rows.select(
+            "*",
+            *(F.lit(value).alias(name) for name, value in extra.items()),
+            F.lit(batch_id).cast("bigint").alias(BATCH_ID),
+        )
+
+    batch = stamped(upserts, UPSERT)
+    if deleted_keys is None:
+        return batch
+    markers = stamped(deleted_keys, DELETE)
+    return batch.unionByName(markers, allowMissingColumns=True)

@@ -1,0 +1,250 @@
+"""Source tables as change logs, against a real Postgres whose rows the tests change by hand."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+
+import psycopg2
+import pytest
+from pyspark.sql import SparkSession
+
+from etl.core.changes import MARK_BATCH, MARK_HIGH_WATER, from_micros
+from etl.core.pipeline import RunSummary, TableOutcome, new_context, run_pipeline
+from etl.core.registry import Registry
+from etl.core.settings import Settings
+from etl.core.source_table import SourceTable, source_spec
+from etl.core.upstream import Upstream
+
+pytestmark = [pytest.mark.spark, pytest.mark.postgres]
+
+DAY_1, DAY_2, DAY_3 = date(2025, 3, 1), date(2025, 3, 2), date(2025, 3, 3)
+
+
+def at(day: date, hour: int = 12) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, tzinfo=UTC)
+
+
+class Item(SourceTable):
+    spec = source_spec("item", key="item_id")
+
+
+class Tag(SourceTable):
+    spec = source_spec("tag", key="tag_id", changed_column=None)
+
+
+class Undated(SourceTable):
+    spec = source_spec("undated", key="undated_id")
+
+
+class Unreliable(SourceTable):
+    spec = source_spec("unreliable", key="unreliable_id")
+
+
+REGISTRY = Registry([Item, Tag, Undated, Unreliable])
+
+
+class Shop:
+    """The upstream schema `shop` of a database of its own, and runs of the pipeline over it."""
+
+    def __init__(self, dsn: str, spark: SparkSession, warehouse: Path) -> None:
+        self.dsn = dsn
+        self.spark = spark
+        self.settings = Settings(
+            spark_master="local[2]", spark_shuffle_partitions=2, warehouse=str(warehouse)
+        )
+        self.execute(
+            "CREATE SCHEMA shop;"
+            "CREATE TABLE shop.item (item_id bigint PRIMARY KEY, name text, "
+            "price numeric(10, 2), last_updated_ts timestamptz NOT NULL);"
+            "CREATE TABLE shop.tag (tag_id bigint PRIMARY KEY, label text);"
+            "CREATE TABLE shop.undated (undated_id bigint PRIMARY KEY, label text);"
+            "CREATE TABLE shop.unreliable (unreliable_id bigint PRIMARY KEY, "
+            "last_updated_ts timestamptz);"
+        )
+
+    def execute(self, statement: str, *params: object) -> None:
+        with psycopg2.connect(self.dsn) as conn, conn.cursor() as cursor:
+            cursor.execute(statement, params or None)
+
+    def put_items(self, *rows: tuple[int, str, str, datetime]) -> None:
+        for row in rows:
+            self.execute(
+                "INSERT INTO shop.item VALUES (%s, %s, %s, %s) ON CONFLICT (item_id) DO UPDATE "
+                "SET name = EXCLUDED.name, price = EXCLUDED.price, "
+                "last_updated_ts = EXCLUDED.last_updated_ts",
+                *row,
+            )
+
+    def run(self, day: date, table: str = "item", *, full_refresh: bool = False) -> TableOutcome:
+        context = new_context(
+            self.spark,
+            self.settings,
+            REGISTRY,
+            upstream=Upstream(dsn=self.dsn, schema="shop"),
+            logical_date=day,
+            full_refresh=full_refresh,
+        )
+        summary: RunSummary = run_pipeline(context, [table])
+        return summary.outcomes[-1]
+
+    def table(self, cls: type[SourceTable]) -> SourceTable:
+        context = new_context(self.spark, self.settings, REGISTRY)
+        return cls(context)
+
+    def state(self, cls: type[SourceTable], *columns: str) -> list[tuple[object, ...]]:
+        data = self.table(cls).read().curr_data
+        return sorted(tuple(row) for row in data.select(*columns).collect())
+
+    def changes(self, cls: type[SourceTable], *columns: str) -> list[tuple[object, ...]]:
+        data = self.table(cls).read_changes().curr_data
+        return sorted(tuple(row) for row in data.select(*columns).collect())
+
+
+@pytest.fixture
+def shop(empty_database: str, spark: SparkSession, tmp_path: Path) -> Iterator[Shop]:
+    yield Shop(empty_database, spark, tmp_path / "lakehouse")
+
+
+def test_first_run_takes_a_snapshot_and_marks_how_far_it_read(shop: Shop) -> None:
+    shop.put_items((1, "mug", "5.00", at(DAY_1, 9)), (2, "cup", "3.50", at(DAY_1, 10)))
+
+    outcome = shop.run(DAY_1)
+
+    assert outcome.status == "ok", outcome.message
+    assert outcome.rows == 2
+    assert shop.state(Item, "item_id", "name") == [(1, "mug"), (2, "cup")]
+    assert shop.changes(Item, "item_id", "etl_change", "etl_batch_id") == [
+        (1, "upsert", 1),
+        (2, "upsert", 1),
+    ]
+    table = shop.table(Item)
+    lake = table.context.lake
+    assert lake.mark(table.storage_path, MARK_BATCH) == 1
+    high_water = lake.mark(table.storage_path, MARK_HIGH_WATER)
+    assert high_water is not None
+    assert from_micros(high_water) == at(DAY_1, 10)
+
+
+def test_a_day_logs_updates_inserts_and_deletes_up_to_its_end(shop: Shop) -> None:
+    shop.put_items(
+        (1, "mug", "5.00", at(DAY_1)), (2, "cup", "3.50", at(DAY_1)), (3, "jar", "7.00", at(DAY_1))
+    )
+    shop.run(DAY_1)
+    shop.put_items((1, "mug", "5.50", at(DAY_2)), (4, "pot", "9.00", at(DAY_2)))
+    shop.execute("DELETE FROM shop.item WHERE item_id = 2")
+    shop.put_items((5, "lid", "1.00", at(DAY_3)))
+
+    outcome = shop.run(DAY_2)
+
+    assert outcome.status == "ok", outcome.message
+    batch_2 = [c for c in shop.changes(Item, "etl_batch_id", "item_id", "etl_change") if c[0] == 2]
+    assert batch_2 == [(2, 1, "upsert"), (2, 2, "delete"), (2, 4, "upsert")], "not item 5 yet"
+    assert shop.state(Item, "item_id", "price") == [
+        (1, pytest.approx(5.5)),
+        (3, pytest.approx(7.0)),
+        (4, pytest.approx(9.0)),
+    ]
+    shop.run(DAY_3)
+    assert [row[0] for row in shop.state(Item, "item_id")] == [1, 3, 4, 5]
+
+
+def test_the_logical_date_ends_at_its_last_microsecond(shop: Shop) -> None:
+    shop.put_items((1, "mug", "5.00", at(DAY_1)))
+    shop.run(DAY_1)
+    last = datetime(2025, 3, 2, 23, 59, 59, 999999, tzinfo=UTC)
+    shop.put_items((2, "cup", "1.00", last), (3, "jar", "1.00", last + timedelta(microseconds=1)))
+
+    shop.run(DAY_2)
+
+    assert [row[0] for row in shop.state(Item, "item_id")] == [1, 2]
+
+
+def test_running_a_date_again_logs_nothing_twice(shop: Shop) -> None:
+    shop.put_items((1, "mug", "5.00", at(DAY_1)))
+    shop.run(DAY_1)
+    shop.put_items((2, "cup", "3.50", at(DAY_2)))
+    shop.run(DAY_2)
+    logged = shop.changes(Item, "item_id", "etl_batch_id")
+
+    again = shop.run(DAY_2)
+
+    assert again.status == "ok", again.message
+    assert again.rows == 0
+    assert shop.changes(Item, "item_id", "etl_batch_id") == logged
+
+
+def test_a_late_commit_inside_the_lookback_is_caught(shop: Shop) -> None:
+    shop.put_items((1, "mug", "5.00", at(DAY_2, 10)), (2, "cup", "3.50", at(DAY_2, 12)))
+    shop.run(DAY_2)
+    # Committed after the run, stamped 30 minutes before the high-water mark.
+    shop.put_items((3, "jar", "7.00", at(DAY_2, 12) - timedelta(minutes=30)))
+
+    outcome = shop.run(DAY_3)
+
+    assert outcome.rows == 1, "the late row, not the unchanged rows read again"
+    assert [row[0] for row in shop.state(Item, "item_id")] == [1, 2, 3]
+
+
+def test_a_full_refresh_replaces_the_log_with_a_snapshot(shop: Shop) -> None:
+    shop.put_items((1, "mug", "5.00", at(DAY_1)), (2, "cup", "3.50", at(DAY_1)))
+    shop.run(DAY_1)
+    shop.put_items((1, "mug", "6.00", at(DAY_2)))
+    shop.run(DAY_2)
+
+    outcome = shop.run(DAY_2, full_refresh=True)
+
+    assert outcome.rows == 2
+    assert shop.changes(Item, "item_id", "etl_batch_id", "etl_change") == [
+        (1, 3, "upsert"),
+        (2, 3, "upsert"),
+    ]
+
+
+def test_a_table_without_change_timestamps_is_compared_whole(shop: Shop) -> None:
+    shop.execute("INSERT INTO shop.tag VALUES (1, 'red'), (2, 'blue'), (3, 'green')")
+    shop.run(DAY_1, "tag")
+    shop.execute("UPDATE shop.tag SET label = 'navy' WHERE tag_id = 2")
+    shop.execute("DELETE FROM shop.tag WHERE tag_id = 3")
+
+    outcome = shop.run(DAY_2, "tag")
+
+    assert outcome.rows == 2
+    assert [c for c in shop.changes(Tag, "etl_batch_id", "tag_id", "etl_change") if c[0] == 2] == [
+        (2, 2, "upsert"),
+        (2, 3, "delete"),
+    ]
+    assert shop.state(Tag, "tag_id", "label") == [(1, "red"), (2, "navy")]
+
+
+def test_a_table_without_last_updated_ts_says_how_to_extract_it_whole(shop: Shop) -> None:
+    outcome = shop.run(DAY_1, "undated")
+
+    assert outcome.status == "failed"
+    assert "shop.undated has no column last_updated_ts" in outcome.message
+    assert 'source_spec("undated", key="undated_id", changed_column=None)' in outcome.message
+
+
+def test_null_change_timestamps_are_refused(shop: Shop) -> None:
+    shop.execute("INSERT INTO shop.unreliable VALUES (1, now()), (2, NULL)")
+
+    outcome = shop.run(DAY_1, "unreliable")
+
+    assert outcome.status == "failed"
+    assert "1 rows with last_updated_ts null" in outcome.message
+    assert "changed_column=None" in outcome.message
+
+
+def test_a_clock_moved_back_is_a_warning_with_both_times(shop: Shop) -> None:
+    shop.put_items((1, "mug", "5.00", at(DAY_2)))
+    shop.run(DAY_2)
+    shop.execute("UPDATE shop.item SET last_updated_ts = %s", at(DAY_1))
+
+    outcome = shop.run(DAY_3)
+
+    assert outcome.status == "ok", outcome.message
+    (warning,) = outcome.warnings
+    assert "2025-03-02T12:00:00+00:00" in warning
+    assert "2025-03-01T12:00:00+00:00" in warning
+    assert "--full-refresh" in warning
