@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from datagen import SCHEMA, generate, load, row_counts
+from datagen import SCHEMA, default_end_date, generate, load, row_counts
 from etl.core.upstream import Upstream, connect
 from etl.services.postgres import LocalPostgres
 from etl.services.settings import ServiceSettings
@@ -40,10 +40,11 @@ def upstream_database(*, scale: float, seed: int) -> Iterator[BenchmarkDatabase]
     try:
         dsn = server.up()
         started = time.perf_counter()
-        tables = generate(scale=scale, seed=seed)
+        end_date = default_end_date()
+        tables = generate(scale=scale, seed=seed, end_date=end_date)
         generated = time.perf_counter() - started
         with connect(dsn) as conn:
-            load(conn, tables, mode="reset")
+            load(conn, tables, scale=scale, seed=seed, end_date=end_date, mode="reset")
         loaded = time.perf_counter() - started - generated
         counts = row_counts(tables)
         print(

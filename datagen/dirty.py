@@ -27,6 +27,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from datagen.draws import cents
 from datagen.errors import DatagenError
 
 UNKNOWN_EVENT_TYPES = ("page_view", "add-to-cart", "wishlist", "VIEW")
@@ -47,6 +48,16 @@ class Defects:
 
     def counts(self) -> dict[str, int]:
         return {kind: len(ids) for kind, ids in self.ids.items()}
+
+    @classmethod
+    def combined(cls, reports: list[Defects]) -> Defects:
+        """One report for rows made defective in batches at one rate, as `advance` does daily."""
+        ids: dict[str, tuple[int, ...]] = {}
+        for report in reports:
+            for kind, touched in report.ids.items():
+                ids[kind] = ids.get(kind, ()) + touched
+        tables = {kind: table for report in reports for kind, table in report.tables.items()}
+        return cls(rate=reports[0].rate, ids=ids, tables=tables)
 
 
 def inject_defects(
@@ -94,7 +105,7 @@ class _Injector:
     def _order_items(self) -> None:
         items = self.tables["orderitem"]
         quantity = items.column("quantity").to_numpy().copy()
-        price_cents = _cents(items.column("base_price"))
+        price_cents = cents(items.column("base_price"))
         chosen = self._pick(np.arange(items.num_rows), 2 * self.rate)
         priced, negative = chosen[::2], chosen[1::2]
         price_cents[priced] = -self.rng.integers(0, 2, priced.size) * price_cents[priced]
@@ -110,12 +121,14 @@ class _Injector:
         """Totals as the shop computes them, from the items as stored, defects included."""
         items = self.tables["orderitem"]
         quantity = items.column("quantity").to_numpy().astype(np.int64)
-        lines = quantity * _cents(items.column("base_price")) + _cents(items.column("tax"))
+        lines = quantity * cents(items.column("base_price")) + cents(items.column("tax"))
         orders = self.tables["orders"]
         order_ids = orders.column("order_id").to_numpy()
-        position = np.searchsorted(order_ids, items.column("order_id").to_numpy())
+        item_orders = items.column("order_id").to_numpy()
+        # A day of `advance` also adds items to earlier orders, which are not in the table.
+        own = np.isin(item_orders, order_ids)
         totals = np.zeros(order_ids.size, dtype=np.int64)
-        np.add.at(totals, position, lines)
+        np.add.at(totals, np.searchsorted(order_ids, item_orders[own]), lines[own])
         self.tables["orders"] = _set(
             orders, "total_price", _money(totals, orders.column("total_price").type)
         )
@@ -123,7 +136,7 @@ class _Injector:
     def _order_totals(self) -> None:
         orders = self.tables["orders"]
         chosen = self._pick(np.arange(orders.num_rows))
-        totals = _cents(orders.column("total_price"))
+        totals = cents(orders.column("total_price"))
         delta = self.rng.integers(2, 5_001, chosen.size) * self.rng.choice([-1, 1], chosen.size)
         totals[chosen] += delta
         self._record("total_mismatch", "orders", orders.column("order_id").to_numpy()[chosen])
@@ -183,11 +196,6 @@ class _Injector:
 
 def _set(table: pa.Table, name: str, values: pa.Array) -> pa.Table:
     return table.set_column(table.schema.get_field_index(name), name, values)
-
-
-def _cents(values: pa.ChunkedArray) -> np.ndarray:
-    """Exact integer cents of a decimal(_, 2) column."""
-    return np.array([int(v * 100) for v in values.to_pylist()], dtype=np.int64)
 
 
 def _money(cents: np.ndarray, kind: pa.DataType) -> pa.Array:

@@ -23,15 +23,15 @@ Everything but the category taxonomy grows linearly with the scale.
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from faker import Faker
 
+from datagen import draws
+from datagen.draws import DAY, HOUR, Catalogue
 from datagen.errors import DatagenError
 
 # Parents before children: the order `load` copies them in.
@@ -52,8 +52,6 @@ TABLES = (
 )
 
 WINDOW_DAYS = 90
-EVENT_TYPES = ("view", "add_to_cart", "checkout", "purchase")
-VIEW, ADD_TO_CART, CHECKOUT, PURCHASE = range(4)
 
 CATEGORIES = (
     "Electronics",
@@ -77,52 +75,15 @@ CATEGORIES = (
     "Baby",
     "Tools",
 )
-ADJECTIVES = (
-    "Compact",
-    "Deluxe",
-    "Eco",
-    "Ergonomic",
-    "Classic",
-    "Portable",
-    "Smart",
-    "Wireless",
-    "Premium",
-    "Rugged",
-    "Slim",
-    "Vintage",
-)
-NOUNS = (
-    "Backpack",
-    "Blender",
-    "Headphones",
-    "Lamp",
-    "Notebook",
-    "Kettle",
-    "Sneakers",
-    "Watch",
-    "Jacket",
-    "Speaker",
-    "Drill",
-    "Camera",
-    "Chair",
-    "Puzzle",
-    "Mug",
-    "Charger",
-)
-
-DAY = 86_400
-HOUR = 3_600
-# Share of the user base that sells / buys, items per order, and browse-only sessions per order.
+# Share of the user base that sells / buys, browse-only sessions per order, and items rated.
 SELLER_SHARE = 0.1
 BUYER_SHARE = 0.8
 BROWSE_SESSIONS_PER_ORDER = 0.5
 RATED_ITEM_SHARE = 0.05
-TAX_RATES_BPS = np.array([0, 500, 725, 800, 1000])
-RATING_WEIGHTS = np.array([0.05, 0.07, 0.15, 0.33, 0.40])
 
 
 @dataclass(frozen=True, kw_only=True)
-class _Sizes:
+class Sizes:
     users: int
     products: int
     brands: int
@@ -131,7 +92,7 @@ class _Sizes:
     orders: int
 
     @classmethod
-    def at(cls, scale: float) -> _Sizes:
+    def at(cls, scale: float) -> Sizes:
         def size(at_scale_1: int, minimum: int) -> int:
             return max(minimum, round(at_scale_1 * scale))
 
@@ -150,7 +111,7 @@ class _Generator:
     """One generation run: the random sources and the arrays later tables refer to."""
 
     def __init__(self, *, scale: float, seed: int, end: int) -> None:
-        self.sizes = _Sizes.at(scale)
+        self.sizes = Sizes.at(scale)
         self.rng = np.random.default_rng(seed)
         self.fake = Faker("en_US")
         self.fake.seed_instance(seed)
@@ -169,10 +130,7 @@ class _Generator:
         return {name: self.tables[name] for name in TABLES}
 
     def _uniform_ts(self, low: np.ndarray | int, high: np.ndarray | int, size: int) -> np.ndarray:
-        """Whole seconds drawn uniformly from [low, high)."""
-        low = np.asarray(low, dtype=np.int64)
-        high = np.asarray(high, dtype=np.int64)
-        return low + (self.rng.random(size) * (high - low)).astype(np.int64)
+        return draws.uniform_ts(self.rng, low, high, size)
 
     def _updated_later(self, created: np.ndarray, share: float = 0.3) -> np.ndarray:
         """Audit column: a share of rows was edited at some point after creation."""
@@ -188,14 +146,8 @@ class _Generator:
         edited_share: float = 0.3,
     ) -> pa.Table:
         """A table with its surrogate key 1..n first and the audit columns last."""
-        return pa.table(
-            {
-                key: pa.array(np.arange(1, created.size + 1)),
-                **{name: pa.array(values) for name, values in columns.items()},
-                "created_ts": _timestamps(created),
-                "last_updated_ts": _timestamps(self._updated_later(created, edited_share)),
-            }
-        )
+        updated = self._updated_later(created, edited_share)
+        return draws.keyed_table(key, 1, columns, created=created, updated=updated)
 
     def _catalogue(self) -> None:
         start, stop = self.end - 3 * 365 * DAY, self.end - 2 * 365 * DAY
@@ -229,7 +181,7 @@ class _Generator:
         first = self.rng.choice(firsts, count)
         last = self.rng.choice(lasts, count)
         usernames = [
-            re.sub(r"[^a-z]", "", f"{f[0]}{l_}".lower()) + str(user_id)
+            draws.username(f, l_, user_id)
             for user_id, (f, l_) in enumerate(zip(first, last, strict=True), start=1)
         ]
         emails = [
@@ -253,19 +205,9 @@ class _Generator:
         count = self.sizes.products
         brand = self.rng.integers(0, self.sizes.brands, count)
         brand_names = self.tables["brand"].column("name").to_numpy(zero_copy_only=False)
-        names = [
-            f"{brand_names[b]} {a} {n}"
-            for b, a, n in zip(
-                brand,
-                self.rng.choice(ADJECTIVES, count),
-                self.rng.choice(NOUNS, count),
-                strict=True,
-            )
-        ]
+        names = draws.product_names(self.rng, brand_names[brand])
         sentences = np.array([self.fake.sentence(nb_words=10) for _ in range(100)])
-        self.price_cents = np.clip(
-            np.round(self.rng.lognormal(np.log(2_500), 1.0, count)), 99, 500_000
-        ).astype(np.int64)
+        self.price_cents = draws.price_cents(self.rng, count)
         # Orders and page views favour a few products, as shops do.
         popularity = self.rng.lognormal(0.0, 1.0, count)
         self.product_weights = popularity / popularity.sum()
@@ -277,7 +219,7 @@ class _Generator:
             {
                 "name": names,
                 "description": self.rng.choice(sentences, count),
-                "price": _money(self.price_cents, precision=10),
+                "price": draws.money(self.price_cents, precision=10),
                 "brand_id": brand + 1,
                 "manufacturer_id": self.rng.integers(1, self.sizes.manufacturers + 1, count),
             },
@@ -287,12 +229,10 @@ class _Generator:
 
     def _product_categories(self) -> None:
         count = self.sizes.products
-        per_product = self.rng.choice([1, 2, 3], count, p=[0.5, 0.3, 0.2])
+        per_product = draws.category_counts(self.rng, count)
         uncategorised = self.rng.choice(count, max(1, round(0.02 * count)), replace=False)
         per_product[uncategorised] = 0
-        product, _ = _expand(per_product)
-        category = self.rng.integers(0, len(CATEGORIES), product.size)
-        product, category = _distinct_pairs(product, category, len(CATEGORIES))
+        product, category = draws.links(self.rng, per_product, len(CATEGORIES))
         created = self.product_created[product] + self._uniform_ts(0, DAY, product.size)
         self.tables["productcategory"] = self._table(
             "productcategory_id",
@@ -326,14 +266,15 @@ class _Generator:
             "buyer_id", {"user_id": self.buyer_user + 1}, self.buyer_created
         )
 
-        per_product = self.rng.integers(1, 5, self.sizes.products)
-        product, _ = _expand(per_product)
-        seller = self.rng.integers(0, seller_count, product.size)
-        product, seller = _distinct_pairs(product, seller, seller_count)
+        per_product = draws.offer_counts(self.rng, self.sizes.products)
         # Sorted by product: each product's sellers are one contiguous run.
-        self.offer_seller = seller
-        self.offers_per_product = np.bincount(product, minlength=self.sizes.products)
-        self.first_offer = np.cumsum(self.offers_per_product) - self.offers_per_product
+        product, seller = draws.links(self.rng, per_product, seller_count)
+        self.catalogue = Catalogue.of(
+            weights=self.product_weights,
+            price_cents=self.price_cents,
+            offer_product=product,
+            offer_seller=seller,
+        )
         created = np.maximum(seller_created[seller], self.product_created[product])
         self.tables["sellerproduct"] = self._table(
             "sellerproduct_id",
@@ -349,155 +290,77 @@ class _Generator:
         order_ts = self._uniform_ts(earliest, self.end - HOUR, count)
         chronological = np.argsort(order_ts, kind="stable")
         self.order_buyer, self.order_ts = buyer[chronological], order_ts[chronological]
-
-        items_per_order = 1 + self.rng.binomial(4, 0.5, count)
-        item_order, _ = _expand(items_per_order)
-        item_count = item_order.size
-        product = self.rng.choice(self.sizes.products, item_count, p=self.product_weights)
-        offer = self.first_offer[product] + (
-            self.rng.random(item_count) * self.offers_per_product[product]
-        ).astype(np.int64)
-        quantity = np.minimum(self.rng.geometric(0.6, item_count), 10).astype(np.int64)
-        base_cents = self.price_cents[product]
-        tax_bps = self.rng.choice(TAX_RATES_BPS, count)[item_order]
-        tax_cents = (quantity * base_cents * tax_bps + 5_000) // 10_000  # half up, to the cent
-        line_cents = quantity * base_cents + tax_cents
-        first_item = np.cumsum(items_per_order) - items_per_order
-        total_cents = np.add.reduceat(line_cents, first_item)
-
-        self.items_per_order, self.first_item = items_per_order, first_item
-        self.item_order, self.item_product = item_order, product
+        per_order = draws.items_per_order(self.rng, count)
+        self.items = items = draws.order_items(self.rng, self.catalogue, per_order)
         self.tables["orders"] = self._table(
             "order_id",
             {
                 "buyer_id": self.order_buyer + 1,
-                "order_ts": _timestamps(self.order_ts),
-                "total_price": _money(total_cents, precision=12),
+                "order_ts": draws.timestamps(self.order_ts),
+                "total_price": draws.money(items.total_cents, precision=12),
             },
             self.order_ts,
             edited_share=0.0,
         )
         self.tables["orderitem"] = self._table(
             "orderitem_id",
-            {
-                "order_id": item_order + 1,
-                "product_id": product + 1,
-                "seller_id": self.offer_seller[offer] + 1,
-                "quantity": pa.array(quantity, pa.int32()),
-                "base_price": _money(base_cents, precision=10),
-                "tax": _money(tax_cents, precision=10),
-            },
-            self.order_ts[item_order],
+            draws.item_columns(
+                items,
+                order_ids=np.arange(1, count + 1),
+                product_ids=np.arange(1, self.sizes.products + 1),
+                seller_ids=np.arange(1, self.tables["seller"].num_rows + 1),
+            ),
+            self.order_ts[items.order],
             edited_share=0.0,
         )
 
     def _ratings(self) -> None:
-        rated = np.flatnonzero(self.rng.random(self.item_order.size) < RATED_ITEM_SHARE)
-        created = self.order_ts[self.item_order[rated]] + self._uniform_ts(
-            DAY, 20 * DAY, rated.size
-        )
+        items = self.items
+        rated = np.flatnonzero(self.rng.random(items.order.size) < RATED_ITEM_SHARE)
+        created = self.order_ts[items.order[rated]] + self._uniform_ts(DAY, 20 * DAY, rated.size)
         kept = created < self.end
         rated, created = rated[kept], created[kept]
         chronological = np.argsort(created, kind="stable")
         rated, created = rated[chronological], created[chronological]
-        user = self.buyer_user[self.order_buyer[self.item_order[rated]]]
+        user = self.buyer_user[self.order_buyer[items.order[rated]]]
         self.tables["ratings"] = self._table(
             "rating_id",
             {
-                "product_id": self.item_product[rated] + 1,
+                "product_id": items.product[rated] + 1,
                 "user_id": user + 1,
-                "rating": pa.array(
-                    self.rng.choice(np.arange(1, 6), rated.size, p=RATING_WEIGHTS), pa.int16()
-                ),
+                "rating": draws.ratings(self.rng, rated.size),
             },
             created,
         )
 
     def _clickstream(self) -> None:
-        purchase = self._purchase_sessions()
-        browse = self._browse_sessions()
-        browse["session"] = browse["session"] + self.sizes.orders
-        events = {name: np.concatenate([purchase[name], browse[name]]) for name in purchase}
-        in_time_order = np.lexsort((events["position"], events["session"], events["ts"]))
-        events = {name: values[in_time_order] for name, values in events.items()}
-        # Session ids follow each session's first event, as event ids follow time.
-        _, first_seen = np.unique(events["session"], return_index=True)
-        session_id = np.empty_like(first_seen)
-        session_id[np.argsort(first_seen)] = np.arange(1, first_seen.size + 1)
+        purchase = draws.purchase_sessions(
+            self.rng,
+            self.items,
+            order_ts=self.order_ts,
+            order_user=self.buyer_user[self.order_buyer],
+        )
+        browse = draws.browse_sessions(
+            self.rng,
+            count=round(self.sizes.orders * BROWSE_SESSIONS_PER_ORDER),
+            product_weights=self.product_weights,
+            user_created=self.user_created,
+            start=self.window_start,
+            stop=self.end,
+        )
+        events = draws.merge_sessions([purchase, browse])
         self.tables["clickstream"] = self._table(
             "clickstream_id",
-            {
-                "session_id": session_id[events["session"]],
-                "user_id": events["user"] + 1,
-                "event_type": pc.take(pa.array(EVENT_TYPES), pa.array(events["type"])),
-                "product_id": pa.array(events["product"] + 1, mask=events["product"] < 0),
-                "order_id": pa.array(events["order"] + 1, mask=events["order"] < 0),
-                "event_ts": _timestamps(events["ts"]),
-            },
+            draws.clickstream_columns(
+                events,
+                first_session=1,
+                user_ids=np.arange(1, self.sizes.users + 1),
+                product_ids=np.arange(1, self.sizes.products + 1),
+                order_ids=np.arange(1, self.sizes.orders + 1),
+            ),
             events["ts"],
             edited_share=0.0,
         )
-
-    def _purchase_sessions(self) -> dict[str, np.ndarray]:
-        """Per order: view and add each item to the cart, check out at `order_ts`, then purchase."""
-        lengths = 2 * self.items_per_order + 2
-        session, position = _expand(lengths)
-        items = self.items_per_order[session]
-        kind = np.where(
-            position < 2 * items,
-            position % 2,  # VIEW, ADD_TO_CART alternate per item
-            np.where(position == 2 * items, CHECKOUT, PURCHASE),
-        )
-        item = self.first_item[session] + np.minimum(position // 2, items - 1)
-        product = np.where(kind <= ADD_TO_CART, self.item_product[item], -1)
-        gaps = np.where(
-            kind == PURCHASE,
-            self.rng.integers(1, 31, session.size),
-            self.rng.integers(5, 301, session.size),
-        )
-        elapsed = _elapsed(gaps, lengths)
-        at_checkout = elapsed[np.flatnonzero(kind == CHECKOUT)]
-        ts = self.order_ts[session] + elapsed - at_checkout[session]
-        return {
-            "session": session,
-            "position": position,
-            "type": kind,
-            "user": self.buyer_user[self.order_buyer[session]],
-            "product": product,
-            "order": np.where(kind == PURCHASE, session, -1),
-            "ts": ts,
-        }
-
-    def _browse_sessions(self) -> dict[str, np.ndarray]:
-        """Visits without an order: a few views, sometimes a cart, rarely an abandoned checkout."""
-        count = round(self.sizes.orders * BROWSE_SESSIONS_PER_ORDER)
-        views = self.rng.integers(1, 7, count)
-        carted = self.rng.random(count) < 0.3
-        checked_out = carted & (self.rng.random(count) < 0.3)
-        lengths = views + carted + checked_out
-        session, position = _expand(lengths)
-        kind = np.select(
-            [position < views[session], position == views[session]],
-            [VIEW, ADD_TO_CART],
-            CHECKOUT,
-        )
-        viewed = self.rng.choice(self.sizes.products, session.size, p=self.product_weights)
-        # A cart holds the product viewed just before; a checkout names no product.
-        product = np.where(kind == VIEW, viewed, np.roll(viewed, 1))
-        product = np.where(kind == CHECKOUT, -1, product)
-        user = self.rng.integers(0, self.sizes.users, count)
-        earliest = np.maximum(self.window_start, self.user_created[user] + HOUR)
-        start = self._uniform_ts(earliest, self.end - 2 * HOUR, count)
-        ts = start[session] + _elapsed(self.rng.integers(5, 301, session.size), lengths)
-        return {
-            "session": session,
-            "position": position,
-            "type": kind,
-            "user": user[session],
-            "product": product,
-            "order": np.full(session.size, -1),
-            "ts": ts,
-        }
 
 
 def generate(
@@ -526,37 +389,3 @@ def default_end_date() -> date:
 
 def row_counts(tables: dict[str, pa.Table]) -> dict[str, int]:
     return {name: table.num_rows for name, table in tables.items()}
-
-
-def _expand(lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """For consecutive segments of the given lengths: each element's segment and position in it."""
-    owner = np.repeat(np.arange(lengths.size), lengths)
-    starts = np.cumsum(lengths) - lengths
-    return owner, np.arange(owner.size) - starts[owner]
-
-
-def _elapsed(gaps: np.ndarray, lengths: np.ndarray) -> np.ndarray:
-    """Seconds since each segment's start, where element i comes gaps[i] after its predecessor."""
-    total = np.cumsum(gaps)
-    starts = np.cumsum(lengths) - lengths
-    return total - total[starts][np.repeat(np.arange(lengths.size), lengths)]
-
-
-def _distinct_pairs(
-    left: np.ndarray, right: np.ndarray, right_size: int
-) -> tuple[np.ndarray, np.ndarray]:
-    """Drop repeated (left, right) pairs; the result is sorted by left, then right."""
-    codes = np.unique(left.astype(np.int64) * right_size + right)
-    return codes // right_size, codes % right_size
-
-
-def _timestamps(seconds: np.ndarray) -> pa.Array:
-    return pa.array(seconds * 1_000_000, pa.int64()).cast(pa.timestamp("us", tz="UTC"))
-
-
-def _money(cents: np.ndarray, *, precision: int) -> pa.Array:
-    """Exact DECIMAL(precision, 2) from integer cents, without a float ever in between."""
-    low = cents.astype(np.int64)
-    high = np.where(low < 0, -1, 0).astype(np.int64)  # two's complement sign extension
-    words = np.column_stack([low, high]).tobytes()
-    return pa.Array.from_buffers(pa.decimal128(precision, 2), low.size, [None, pa.py_buffer(words)])

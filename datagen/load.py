@@ -3,13 +3,19 @@
 COPY from an in-memory CSV is what makes scale 10 (about 1.4 million rows) load in seconds;
 row inserts would take minutes. The whole load is one transaction, so a failure leaves the
 database as it was, and a reset together with its reload is atomic too.
+
+The schema's comment records how its data was made (`Generation`), so that `advance` can go
+on simulating the same shop, deterministically, from where the data ends.
 """
 
 from __future__ import annotations
 
 import io
+import json
+from dataclasses import asdict, dataclass
+from datetime import date, timedelta
 from importlib.resources import files
-from typing import TYPE_CHECKING, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import pyarrow as pa
 import pyarrow.csv as pa_csv
@@ -25,13 +31,61 @@ SCHEMA = "rainforest"
 LoadMode = Literal["fail", "reset", "if_empty"]
 
 
-def load(conn: connection, tables: dict[str, pa.Table], *, mode: LoadMode = "fail") -> bool:
+@dataclass(frozen=True, kw_only=True)
+class Generation:
+    """How the schema's data was made, kept as JSON in the schema's comment:
+    `{"scale": 1.0, "seed": 42, "simulated_through": "2025-01-30"}`.
+
+    `simulated_through` is the last day the data covers: the day before `generate`'s end date
+    after a load, then each day `advance` simulated.
+    """
+
+    scale: float
+    seed: int
+    simulated_through: date
+
+    def write(self, cur: cursor) -> None:
+        record = {**asdict(self), "simulated_through": self.simulated_through.isoformat()}
+        cur.execute(
+            sql.SQL("COMMENT ON SCHEMA {} IS %s").format(sql.Identifier(SCHEMA)),
+            (json.dumps(record),),
+        )
+
+    @classmethod
+    def read(cls, cur: cursor) -> Generation:
+        cur.execute("SELECT obj_description(to_regnamespace(%s), 'pg_namespace')", (SCHEMA,))
+        try:
+            record: dict[str, Any] = json.loads(cur.fetchone()[0])
+            return cls(
+                scale=float(record["scale"]),
+                seed=int(record["seed"]),
+                simulated_through=date.fromisoformat(record["simulated_through"]),
+            )
+        except (TypeError, ValueError, KeyError):
+            raise DatagenError(
+                f"Schema {SCHEMA} does not record how its data was generated (it was loaded "
+                "by an older version, or not at all): reload it with `rainforest datagen "
+                "--reset`."
+            ) from None
+
+
+def load(
+    conn: connection,
+    tables: dict[str, pa.Table],
+    *,
+    scale: float,
+    seed: int,
+    end_date: date,
+    mode: LoadMode = "fail",
+) -> bool:
     """Load `tables` (from `generate`) into schema `rainforest` over `conn`, in one transaction;
     True when rows were loaded.
 
     The schema is created from `schema.sql` when missing. When it already holds orders,
     `mode` decides: "fail" raises, "reset" drops and recreates the schema first, "if_empty"
-    leaves it alone and returns False. The caller opens and closes the connection.
+    leaves it alone and returns False. `scale`, `seed` and `end_date` are the arguments
+    `tables` was generated with; the schema's comment keeps them for `advance`. The caller
+    opens and closes the connection.
     """
     with conn, conn.cursor() as cur:
         # Zone-less timestamps (formatting zones is slow) read back as UTC; an empty search
@@ -51,9 +105,11 @@ def load(conn: connection, tables: dict[str, pa.Table], *, mode: LoadMode = "fai
             cur.execute(schema_sql())
         foreign_keys = _drop_foreign_keys(cur)
         for name, table in tables.items():
-            _copy(cur, name, table)
-            _move_key_sequence(cur, name, table.column_names[0])
+            copy_rows(cur, name, table)
+            move_key_sequence(cur, name, table.column_names[0])
         _add_foreign_keys(cur, foreign_keys)
+        last_day = end_date - timedelta(days=1)
+        Generation(scale=scale, seed=seed, simulated_through=last_day).write(cur)
     return True
 
 
@@ -116,7 +172,7 @@ def _add_foreign_keys(cur: cursor, foreign_keys: list[tuple[str, str, str]]) -> 
         )
 
 
-def _copy(cur: cursor, name: str, table: pa.Table) -> None:
+def copy_rows(cur: cursor, name: str, table: pa.Table, *, schema: str = SCHEMA) -> None:
     zoneless = pa.schema(
         field.with_type(pa.timestamp(field.type.unit))
         if pa.types.is_timestamp(field.type)
@@ -127,13 +183,13 @@ def _copy(cur: cursor, name: str, table: pa.Table) -> None:
     pa_csv.write_csv(table.cast(zoneless), buffer, pa_csv.WriteOptions(include_header=False))
     buffer.seek(0)
     statement = sql.SQL("COPY {} ({}) FROM STDIN WITH (FORMAT csv)").format(
-        sql.Identifier(SCHEMA, name),
+        sql.Identifier(schema, name),
         sql.SQL(", ").join(sql.Identifier(column) for column in table.column_names),
     )
     cur.copy_expert(statement, buffer)
 
 
-def _move_key_sequence(cur: cursor, name: str, key: str) -> None:
+def move_key_sequence(cur: cursor, name: str, key: str) -> None:
     """COPY bypasses the identity sequence: move it past the loaded keys for later inserts."""
     cur.execute(
         sql.SQL(

@@ -3,28 +3,23 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import timedelta
 
 import psycopg2
 import pytest
 from psycopg2 import errors, sql
 from psycopg2.extensions import connection
 
-from datagen import TABLES, DatagenError, generate, has_data, load
+from datagen import TABLES, DatagenError, Generation, generate, has_data, load
 from tests.fixtures.postgres import TEST_END_DATE, TEST_SCALE, TEST_SEED, LoadedDatabase
+from tests.integration.datagen.promises import (
+    ORDERS_OFF_THEIR_ITEMS,
+    PURCHASE_EVENTS,
+    fetch,
+    generation,
+)
 
 pytestmark = pytest.mark.postgres
-
-
-def fetch(dsn: str, statement: str | sql.Composable) -> list[tuple]:
-    """Run a statement in a transaction that is always rolled back, so tests share the data."""
-    conn = psycopg2.connect(dsn)
-    try:
-        with conn.cursor() as cur:
-            cur.execute(statement)
-            return cur.fetchall()
-    finally:
-        conn.rollback()
-        conn.close()
 
 
 def test_loaded_counts_equal_generated(rainforest_db: LoadedDatabase) -> None:
@@ -71,30 +66,18 @@ def test_defective_values_are_accepted_for_the_pipeline_to_catch(
 
 
 def test_order_totals_equal_item_sums_in_sql(rainforest_db: LoadedDatabase) -> None:
-    assert fetch(
-        rainforest_db.dsn,
-        """
-        SELECT count(*)
-        FROM rainforest.orders o
-        LEFT JOIN (
-            SELECT order_id, sum(quantity * base_price + tax) AS items_total
-            FROM rainforest.orderitem
-            GROUP BY order_id
-        ) i USING (order_id)
-        WHERE i.items_total IS DISTINCT FROM o.total_price
-        """,
-    ) == [(0,)]
+    assert fetch(rainforest_db.dsn, ORDERS_OFF_THEIR_ITEMS) == [(0,)]
 
 
 def test_purchase_events_carry_their_orders(rainforest_db: LoadedDatabase) -> None:
-    assert fetch(
-        rainforest_db.dsn,
-        """
-        SELECT count(*), count(DISTINCT c.order_id), bool_and(o.order_ts < c.event_ts)
-        FROM rainforest.clickstream c JOIN rainforest.orders o USING (order_id)
-        WHERE c.event_type = 'purchase'
-        """,
-    ) == [(rainforest_db.counts["orders"], rainforest_db.counts["orders"], True)]
+    orders = rainforest_db.counts["orders"]
+    assert fetch(rainforest_db.dsn, PURCHASE_EVENTS) == [(orders, orders, True)]
+
+
+def test_the_schema_records_how_its_data_was_made(rainforest_db: LoadedDatabase) -> None:
+    assert generation(rainforest_db.dsn) == Generation(
+        scale=TEST_SCALE, seed=TEST_SEED, simulated_through=TEST_END_DATE - timedelta(days=1)
+    )
 
 
 @pytest.fixture
@@ -111,13 +94,14 @@ def test_load_modes_decide_what_happens_to_existing_data(
     empty_database: str, empty_connection: connection
 ) -> None:
     tables = generate(scale=0.01, seed=1, end_date=TEST_END_DATE)
+    made = {"scale": 0.01, "seed": 1, "end_date": TEST_END_DATE}
     assert not has_data(empty_connection)
-    assert load(empty_connection, tables) is True
+    assert load(empty_connection, tables, **made) is True
     assert has_data(empty_connection)
     with pytest.raises(DatagenError, match="--reset"):
-        load(empty_connection, tables)
-    assert load(empty_connection, tables, mode="if_empty") is False
-    assert load(empty_connection, tables, mode="reset") is True
+        load(empty_connection, tables, **made)
+    assert load(empty_connection, tables, **made, mode="if_empty") is False
+    assert load(empty_connection, tables, **made, mode="reset") is True
     assert fetch(empty_database, "SELECT count(*) FROM rainforest.orders") == [(100,)]
 
 
@@ -128,5 +112,5 @@ def test_a_failed_load_leaves_nothing_behind(
     orders = tables["orders"]
     tables["orders"] = orders.slice(0, orders.num_rows - 1)  # its items now dangle
     with pytest.raises(errors.ForeignKeyViolation):
-        load(empty_connection, tables)
+        load(empty_connection, tables, scale=0.01, seed=1, end_date=TEST_END_DATE)
     assert fetch(empty_database, "SELECT to_regnamespace('rainforest')") == [(None,)]
