@@ -20,34 +20,17 @@ the median over rounds of cluster time over local time.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import statistics
 import time
 from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass
 
-from pyspark.sql import SparkSession
-
+from benchmarks._runs import TimedRun, run_in_own_process
 from benchmarks._upstream import BenchmarkDatabase, upstream_database
-from etl.cli._progress import ProgressPrinter
-from etl.core.pipeline import new_context, run_pipeline
-from etl.core.registry import Registry
-from etl.core.session import build_session
 from etl.core.settings import Settings
 from etl.services.settings import STACK_BUCKET, ServiceSettings
-from etl.services.stack import WORKERS, NativeStack
+from etl.services.stack import NativeStack
 from etl.services.state import free_port_pair, free_ports
-
-EXECUTOR_WAIT_S = 60
-
-
-@dataclass(frozen=True)
-class TimedRun:
-    seconds: float
-    rows: dict[str, int]
-    """Rows written per table: both runs must agree."""
 
 
 def main() -> None:
@@ -71,10 +54,10 @@ def main() -> None:
         for round_number in range(args.rounds):
             warehouse = f"lakehouse-{round_number}"
             local = Settings(warehouse=str(upstream.folder / warehouse))
-            local_runs.append(_in_own_process(local, upstream, label="local"))
+            local_runs.append(run_in_own_process(local, upstream, label="local"))
             if on_cluster is not None:
                 cluster = on_cluster(f"s3://{STACK_BUCKET}/{warehouse}")
-                cluster_runs.append(_in_own_process(cluster, upstream, label="cluster"))
+                cluster_runs.append(run_in_own_process(cluster, upstream, label="cluster"))
     local_seconds = statistics.median(run.seconds for run in local_runs)
     print(f"seconds={local_seconds:.1f} rows={sum(local_runs[0].rows.values())}")
     if cluster_runs:
@@ -88,43 +71,6 @@ def main() -> None:
             f"cluster_seconds={statistics.median(run.seconds for run in cluster_runs):.1f} "
             f"cluster_ratio={statistics.median(ratios):.2f}"
         )
-
-
-def _in_own_process(settings: Settings, upstream: BenchmarkDatabase, *, label: str) -> TimedRun:
-    context = multiprocessing.get_context("spawn")
-    with ProcessPoolExecutor(max_workers=1, mp_context=context) as process:
-        return process.submit(_timed_run, settings, upstream, label=label).result()
-
-
-def _timed_run(settings: Settings, upstream: BenchmarkDatabase, *, label: str) -> TimedRun:
-    spark = build_session(settings, app_name=f"pipeline-benchmark-{label}")
-    try:
-        on_cluster = not settings.spark_master.startswith("local")
-        _start_executors(spark, expected=WORKERS if on_cluster else 0)
-        context = new_context(spark, settings, Registry.discover(), upstream=upstream.upstream)
-        print(f"{label} run on {settings.spark_master}, lake at {settings.warehouse_uri}")
-        started = time.perf_counter()
-        printer = ProgressPrinter()
-        summary = run_pipeline(context, on_event=printer)
-        seconds = time.perf_counter() - started
-        printer.close()
-    finally:
-        spark.stop()
-    if not summary.ok:
-        raise SystemExit(f"the {label} run failed: {[o.name for o in summary.failures()]}")
-    print(f"{label}: {seconds:.1f} s", flush=True)
-    return TimedRun(seconds=seconds, rows={o.name: o.rows or 0 for o in summary.outcomes})
-
-
-def _start_executors(spark: SparkSession, *, expected: int) -> None:
-    """Wait until the cluster's executors have registered, then start Python workers on them."""
-    deadline = time.monotonic() + EXECUTOR_WAIT_S
-    while spark.sparkContext._jsc.sc().getExecutorIds().size() < expected:  # type: ignore[union-attr]
-        if time.monotonic() > deadline:
-            raise SystemExit(f"{expected} executors did not register within {EXECUTOR_WAIT_S} s")
-        time.sleep(0.2)
-    tasks = 4 * max(expected, 1)
-    spark.range(tasks, numPartitions=tasks).mapInArrow(lambda batches: batches, "id long").collect()
 
 
 @contextmanager

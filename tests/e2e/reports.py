@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import datetime
 from pathlib import Path
 
 import psycopg2
 
 from datagen import SCHEMA
+from etl.core import EMAIL
 from etl.core.settings import Settings
 from etl.core.table import RunContext
 from etl.core.upstream import Upstream
@@ -34,7 +36,69 @@ CATEGORY_REPORT_SQL = """
     GROUP BY 1, 2
 """
 
+# The reports over clean rows only, as the silver tables' drop rules define them (see
+# tests/e2e/test_dirty_data.py); parameters from `clean_report_params`.
+CLEAN = """
+    WITH rated AS (
+        SELECT product_id, avg(rating) AS mean_rating FROM rainforest.ratings GROUP BY 1
+    ), clean_product AS (
+        SELECT p.product_id FROM rainforest.product p LEFT JOIN rated r USING (product_id)
+        WHERE coalesce(p.price > 0, true) AND coalesce(r.mean_rating BETWEEN 0 AND 5, true)
+    ), clean_buyer AS (
+        SELECT b.buyer_id FROM rainforest.buyer b LEFT JOIN rainforest.appuser u USING (user_id)
+        WHERE coalesce(u.email ~ %(email)s, true)
+    ), clean_seller AS (
+        SELECT s.seller_id FROM rainforest.seller s LEFT JOIN rainforest.appuser u USING (user_id)
+        WHERE coalesce(u.email ~ %(email)s, true)
+    ), item_total AS (
+        SELECT order_id, sum(quantity * base_price + tax) AS total
+        FROM rainforest.orderitem GROUP BY 1
+    ), clean_order AS (
+        SELECT o.* FROM rainforest.orders o LEFT JOIN item_total i USING (order_id)
+        WHERE coalesce(o.order_ts <= %(now)s, true)
+          AND coalesce(abs(o.total_price - coalesce(i.total, 0)) <= 0.01, true)
+          AND o.buyer_id IN (SELECT buyer_id FROM clean_buyer)
+    ), clean_item AS (
+        SELECT oi.* FROM rainforest.orderitem oi
+        WHERE coalesce(oi.quantity >= 1, true) AND coalesce(oi.base_price > 0, true)
+          AND coalesce(oi.tax >= 0, true)
+          AND oi.order_id IN (SELECT order_id FROM clean_order)
+          AND oi.product_id IN (SELECT product_id FROM clean_product)
+          AND oi.seller_id IN (SELECT seller_id FROM clean_seller)
+    )
+"""
+CLEAN_ORDER_REPORT_SQL = (
+    CLEAN
+    + """
+    SELECT order_ts::date, count(*), sum(total_price), round(avg(total_price), 2)
+    FROM clean_order GROUP BY 1
+"""
+)
+CLEAN_CATEGORY_REPORT_SQL = (
+    CLEAN
+    + """
+    , item AS (
+        SELECT o.order_ts::date AS order_date, c.name AS category,
+               oi.quantity * oi.base_price AS revenue
+        FROM clean_item oi
+        JOIN clean_order o ON o.order_id = oi.order_id
+        JOIN (SELECT DISTINCT product_id, category_id FROM rainforest.productcategory) pc
+          ON pc.product_id = oi.product_id
+        JOIN rainforest.category c ON c.category_id = pc.category_id
+    )
+    SELECT order_date, category, round(avg(revenue), 2),
+           round((percentile_cont(0.5) WITHIN GROUP (ORDER BY revenue))::numeric, 2)
+    FROM item GROUP BY 1, 2
+"""
+)
+
 Report = dict[tuple[object, ...], tuple[object, ...]]
+
+
+def clean_report_params(now: datetime) -> dict[str, object]:
+    """The parameters of the clean reports: the email pattern, and the moment `now` that
+    orders must not lie after (a run's end of day)."""
+    return {"email": EMAIL, "now": now}
 
 
 def pipeline_settings(folder: Path) -> Settings:

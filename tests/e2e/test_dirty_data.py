@@ -11,7 +11,8 @@ cascade along foreign keys, never up:
 - an item is clean when its quantity is at least 1, its price positive, its tax not
   negative, and its order, product and seller are clean.
 
-`CLEAN` below says the same in SQL on the upstream database, independently of the pipeline.
+`CLEAN_*_REPORT_SQL` (tests/e2e/reports.py) say the same in SQL on the upstream database,
+independently of the pipeline.
 """
 
 from __future__ import annotations
@@ -22,7 +23,7 @@ import sys
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg2
@@ -33,71 +34,24 @@ from psycopg2.extensions import make_dsn
 from pyspark.sql import SparkSession
 
 from datagen import Defects, generate, inject_defects
-from etl.core import EMAIL
 from etl.core.pipeline import RunSummary, new_context, run_pipeline
 from etl.core.quality.results import quarantine_uri
 from etl.core.registry import Registry
 from etl.core.table import RunContext
-from tests.e2e.reports import lake_report, pipeline_settings, postgres_report, upstream_at
+from tests.e2e.reports import (
+    CLEAN_CATEGORY_REPORT_SQL,
+    CLEAN_ORDER_REPORT_SQL,
+    clean_report_params,
+    lake_report,
+    pipeline_settings,
+    postgres_report,
+    upstream_at,
+)
 from tests.fixtures.postgres import TEST_END_DATE, TEST_SCALE, TEST_SEED, admin, load_into
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.postgres]
 
 RATE = 0.05
-
-CLEAN = """
-    WITH rated AS (
-        SELECT product_id, avg(rating) AS mean_rating FROM rainforest.ratings GROUP BY 1
-    ), clean_product AS (
-        SELECT p.product_id FROM rainforest.product p LEFT JOIN rated r USING (product_id)
-        WHERE coalesce(p.price > 0, true) AND coalesce(r.mean_rating BETWEEN 0 AND 5, true)
-    ), clean_buyer AS (
-        SELECT b.buyer_id FROM rainforest.buyer b LEFT JOIN rainforest.appuser u USING (user_id)
-        WHERE coalesce(u.email ~ %(email)s, true)
-    ), clean_seller AS (
-        SELECT s.seller_id FROM rainforest.seller s LEFT JOIN rainforest.appuser u USING (user_id)
-        WHERE coalesce(u.email ~ %(email)s, true)
-    ), item_total AS (
-        SELECT order_id, sum(quantity * base_price + tax) AS total
-        FROM rainforest.orderitem GROUP BY 1
-    ), clean_order AS (
-        SELECT o.* FROM rainforest.orders o LEFT JOIN item_total i USING (order_id)
-        WHERE coalesce(o.order_ts <= now(), true)
-          AND coalesce(abs(o.total_price - coalesce(i.total, 0)) <= 0.01, true)
-          AND o.buyer_id IN (SELECT buyer_id FROM clean_buyer)
-    ), clean_item AS (
-        SELECT oi.* FROM rainforest.orderitem oi
-        WHERE coalesce(oi.quantity >= 1, true) AND coalesce(oi.base_price > 0, true)
-          AND coalesce(oi.tax >= 0, true)
-          AND oi.order_id IN (SELECT order_id FROM clean_order)
-          AND oi.product_id IN (SELECT product_id FROM clean_product)
-          AND oi.seller_id IN (SELECT seller_id FROM clean_seller)
-    )
-"""
-ORDER_REPORT_SQL = (
-    CLEAN
-    + """
-    SELECT order_ts::date, count(*), sum(total_price), round(avg(total_price), 2)
-    FROM clean_order GROUP BY 1
-"""
-)
-CATEGORY_REPORT_SQL = (
-    CLEAN
-    + """
-    , item AS (
-        SELECT o.order_ts::date AS order_date, c.name AS category,
-               oi.quantity * oi.base_price AS revenue
-        FROM clean_item oi
-        JOIN clean_order o ON o.order_id = oi.order_id
-        JOIN (SELECT DISTINCT product_id, category_id FROM rainforest.productcategory) pc
-          ON pc.product_id = oi.product_id
-        JOIN rainforest.category c ON c.category_id = pc.category_id
-    )
-    SELECT order_date, category, round(avg(revenue), 2),
-           round((percentile_cont(0.5) WITHIN GROUP (ORDER BY revenue))::numeric, 2)
-    FROM item GROUP BY 1, 2
-"""
-)
 
 # Defect kind -> (silver table, rule that must catch it, how the rule's rows are identified).
 CAUGHT_BY = {
@@ -220,8 +174,9 @@ def test_reports_equal_sql_over_the_clean_rows(
         ["mean_revenue", "median_revenue"],
     )
 
-    assert orders == postgres_report(dirty_db.dsn, ORDER_REPORT_SQL, 1, {"email": EMAIL})
-    assert categories == postgres_report(dirty_db.dsn, CATEGORY_REPORT_SQL, 2, {"email": EMAIL})
+    params = clean_report_params(datetime.now(UTC))
+    assert orders == postgres_report(dirty_db.dsn, CLEAN_ORDER_REPORT_SQL, 1, params)
+    assert categories == postgres_report(dirty_db.dsn, CLEAN_CATEGORY_REPORT_SQL, 2, params)
 
 
 def test_a_broken_fail_rule_exits_non_zero_naming_the_rule(

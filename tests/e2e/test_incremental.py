@@ -1,0 +1,191 @@
+"""Incremental runs over simulated days equal a full refresh, table by table, row by row.
+
+One upstream database is loaded, then moved forward a day at a time with `datagen.advance`
+(new rows, updates, late rows, deletes; one day with defects). After each day the pipeline
+runs incrementally for that date into warehouse `incremental`, and from scratch
+(`full_refresh`) into warehouse `full`; every silver and gold table must hold the same rows in
+both, and both reports must equal SQL over the clean upstream rows. One day has no upstream
+change at all, and one incremental run is killed with SIGKILL midway and run again.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import date
+from pathlib import Path
+
+import pytest
+from pyspark.sql import DataFrame, SparkSession
+
+from datagen import advance, generate
+from datagen.load import Generation
+from etl.core.pipeline import new_context, run_pipeline
+from etl.core.registry import Registry
+from etl.core.source_table import SourceTable
+from etl.core.table import RunContext
+from etl.core.upstream import connect
+from tests.e2e.reports import (
+    CLEAN_CATEGORY_REPORT_SQL,
+    CLEAN_ORDER_REPORT_SQL,
+    clean_report_params,
+    lake_report,
+    pipeline_settings,
+    postgres_report,
+    upstream_at,
+)
+from tests.fixtures.postgres import (
+    TEST_END_DATE,
+    TEST_SCALE,
+    TEST_SEED,
+    load_into,
+    scratch_database,
+)
+
+pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.postgres]
+
+DAYS = 10
+QUIET_DAY = 4
+"""Run the next date before the upstream has simulated it: nothing changed."""
+DIRTY_DAY = 6
+KILLED_DAY = 8
+REGISTRY = Registry.discover()
+MODELLED = [t.spec.name for t in REGISTRY.build_order() if t.spec.placed_layer != "bronze"]
+RAINFOREST = Path(sys.executable).parent / "rainforest"
+
+
+@dataclass(frozen=True)
+class Shop:
+    dsn: str
+    folder: Path
+
+    def simulated_through(self) -> date:
+        with connect(self.dsn) as conn, conn.cursor() as cursor:
+            return Generation.read(cursor).simulated_through
+
+    def advance(self, *, dirty: float | None = None) -> date:
+        with connect(self.dsn) as conn:
+            (day,) = advance(conn, days=1, dirty=dirty)
+        return day.day
+
+
+@pytest.fixture(scope="module")
+def shop(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
+    with scratch_database(postgres_dsn) as dsn:
+        load_into(dsn, generate(scale=TEST_SCALE, seed=TEST_SEED, end_date=TEST_END_DATE))
+        yield Shop(dsn, tmp_path_factory.mktemp("incremental"))
+
+
+def _run(
+    spark: SparkSession, shop: Shop, warehouse: str, day: date, *, full_refresh: bool = False
+) -> RunContext:
+    settings = pipeline_settings(shop.folder / warehouse)
+    context = new_context(
+        spark,
+        settings,
+        REGISTRY,
+        upstream=upstream_at(shop.dsn),
+        logical_date=day,
+        full_refresh=full_refresh,
+    )
+    summary = run_pipeline(context)
+    assert summary.ok, [(o.name, o.message) for o in summary.failures()]
+    return context
+
+
+def _killed_midway(shop: Shop, day: date) -> None:
+    """`rainforest run --date day` killed with SIGKILL once the first silver table is written."""
+    env = {
+        **os.environ,
+        "RAINFOREST_PG_DSN": shop.dsn,
+        "RAINFOREST_WAREHOUSE": str(shop.folder / "incremental" / "lakehouse"),
+        "RAINFOREST_SPARK_MASTER": "local[2]",
+        "RAINFOREST_SPARK_SHUFFLE_PARTITIONS": "2",
+    }
+    run = subprocess.Popen(
+        [str(RAINFOREST), "run", "--date", day.isoformat()],
+        env=env,
+        cwd=shop.folder,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
+    seen = []
+    assert run.stdout is not None
+    for line in run.stdout:
+        seen.append(line)
+        if "silver." in line and "ok" in line:
+            os.killpg(run.pid, signal.SIGKILL)
+            break
+    run.wait(timeout=60)
+    assert run.returncode == -signal.SIGKILL, "".join(seen)
+
+
+def _differences(left: DataFrame, right: DataFrame) -> list[object]:
+    """Rows in one and not the other (as many times as they differ), at most ten."""
+    both = left.exceptAll(right).union(right.exceptAll(left))
+    return list(both.limit(10).collect())
+
+
+def _bronze_rows(context: RunContext) -> int:
+    return sum(
+        table(context).read_changes().curr_data.count()
+        for table in REGISTRY
+        if issubclass(table, SourceTable)
+    )
+
+
+def test_ten_days_of_incremental_runs_equal_full_refreshes(spark: SparkSession, shop: Shop) -> None:
+    day = shop.simulated_through()
+    _run(spark, shop, "incremental", day)
+    for number in range(1, DAYS + 1):
+        if number == QUIET_DAY:
+            day = day.fromordinal(day.toordinal() + 1)
+        else:
+            day = shop.advance(dirty=0.03 if number == DIRTY_DAY else None)
+        if number == KILLED_DAY:
+            _killed_midway(shop, day)
+        before = _bronze_rows(_run_context(spark, shop, day)) if number == QUIET_DAY else None
+        incremental = _run(spark, shop, "incremental", day)
+        if before is not None:
+            assert _bronze_rows(incremental) == before, "a day without changes logs nothing"
+        full = _run(spark, shop, "full", day, full_refresh=True)
+
+        for name in MODELLED:
+            mine = incremental.lake.read(REGISTRY.get(name)(incremental).storage_path)
+            theirs = full.lake.read(REGISTRY.get(name)(full).storage_path)
+            assert mine.columns == theirs.columns, (day, name)
+            assert _differences(mine, theirs) == [], (day, name)
+        params = clean_report_params(incremental.run_date_end)
+        orders = postgres_report(shop.dsn, CLEAN_ORDER_REPORT_SQL, 1, params)
+        categories = postgres_report(shop.dsn, CLEAN_CATEGORY_REPORT_SQL, 2, params)
+        assert _order_report(incremental) == orders, day
+        assert _category_report(incremental) == categories, day
+
+
+def _run_context(spark: SparkSession, shop: Shop, day: date) -> RunContext:
+    settings = pipeline_settings(shop.folder / "incremental")
+    return new_context(spark, settings, REGISTRY, upstream=upstream_at(shop.dsn), logical_date=day)
+
+
+def _order_report(context: RunContext) -> dict[tuple[object, ...], tuple[object, ...]]:
+    return lake_report(
+        context,
+        "daily_order_metrics",
+        ["order_date"],
+        ["order_count", "total_revenue", "mean_revenue"],
+    )
+
+
+def _category_report(context: RunContext) -> dict[tuple[object, ...], tuple[object, ...]]:
+    return lake_report(
+        context,
+        "daily_category_metrics",
+        ["order_date", "category"],
+        ["mean_revenue", "median_revenue"],
+    )
