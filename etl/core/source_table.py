@@ -118,22 +118,19 @@ class SourceTable(Table):
         """`schema.table` upstream, as recorded in the lineage column `etl_source`."""
         return f"{self._upstream().schema}.{self.spec.name}"
 
-    @property
-    def source_key(self) -> str:
-        return self.spec.key
-
     def extract(self) -> dict[str, DataFrame]:
         """The changed rows, and for an incremental batch the upstream keys and the log's current
-        state to find deletes and rows read again. Decides the batch (`_plan`) on the way."""
+        state to find deletes and rows read again. Decides the `batch` on the way."""
         upstream = self._upstream()
-        previous = None if self.context.full_refresh else self._previous_mark()
+        recorded = self._recorded_mark()
+        previous = None if self.context.full_refresh else recorded
         probe = self._probe(upstream, previous)
         spec = self.spec
         if previous is None:
             self.batch = BatchPlan(
                 full=True,
                 mark=ChangeMark(
-                    batch_id=self._last_batch_id() + 1,
+                    batch_id=(recorded.batch_id if recorded else 0) + 1,
                     high_water_mark=_newest(probe.newest if probe else None, None),
                 ),
             )
@@ -242,22 +239,14 @@ class SourceTable(Table):
         )
         return ETLDataSet(spec=self.spec, curr_data=data, storage_path=self.storage_path)
 
-    def _previous_mark(self) -> ChangeMark | None:
-        """Where the log stands, or None when there is no log to continue (or it predates marks)."""
-        lake = self.context.lake
-        if not lake.exists(self.storage_path):
+    def _recorded_mark(self) -> ChangeMark | None:
+        """Where the log stands, or None when there is no log yet (or it predates marks)."""
+        marks = self.context.lake.marks(self.storage_path, (MARK_BATCH, MARK_HIGH_WATER))
+        if len(marks) < 2:
             return None
-        batch = lake.mark(self.storage_path, MARK_BATCH)
-        high_water = lake.mark(self.storage_path, MARK_HIGH_WATER)
-        if batch is None or high_water is None:
-            return None
-        return ChangeMark(batch_id=batch, high_water_mark=from_micros(high_water))
-
-    def _last_batch_id(self) -> int:
-        lake = self.context.lake
-        if not lake.exists(self.storage_path):
-            return 0
-        return lake.mark(self.storage_path, MARK_BATCH) or 0
+        return ChangeMark(
+            batch_id=marks[MARK_BATCH], high_water_mark=from_micros(marks[MARK_HIGH_WATER])
+        )
 
     def _probe(self, upstream: Upstream, previous: ChangeMark | None) -> ChangeProbe | None:
         """Check the change column before trusting it, and warn when the source's clock moved

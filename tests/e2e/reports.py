@@ -130,3 +130,23 @@ def lake_report(context: RunContext, table: str, keys: list[str], values: list[s
         tuple(row[k] for k in keys): tuple(row[v] for v in values)
         for row in data.select(*keys, *values).collect()
     }
+
+
+def order_report(context: RunContext) -> Report:
+    """The daily order report as the lake holds it, keyed like `ORDER_REPORT_SQL`."""
+    return lake_report(
+        context,
+        "daily_order_metrics",
+        ["order_date"],
+        ["order_count", "total_revenue", "mean_revenue"],
+    )
+
+
+def category_report(context: RunContext) -> Report:
+    """The daily category report as the lake holds it, keyed like `CATEGORY_REPORT_SQL`."""
+    return lake_report(
+        context,
+        "daily_category_metrics",
+        ["order_date", "category"],
+        ["mean_revenue", "median_revenue"],
+    )

@@ -41,8 +41,9 @@ from etl.core.table import RunContext
 from tests.e2e.reports import (
     CLEAN_CATEGORY_REPORT_SQL,
     CLEAN_ORDER_REPORT_SQL,
+    category_report,
     clean_report_params,
-    lake_report,
+    order_report,
     pipeline_settings,
     postgres_report,
     upstream_at,
@@ -161,18 +162,8 @@ def test_reports_equal_sql_over_the_clean_rows(
 ) -> None:
     context, _ = dirty_run
 
-    orders = lake_report(
-        context,
-        "daily_order_metrics",
-        ["order_date"],
-        ["order_count", "total_revenue", "mean_revenue"],
-    )
-    categories = lake_report(
-        context,
-        "daily_category_metrics",
-        ["order_date", "category"],
-        ["mean_revenue", "median_revenue"],
-    )
+    orders = order_report(context)
+    categories = category_report(context)
 
     params = clean_report_params(datetime.now(UTC))
     assert orders == postgres_report(dirty_db.dsn, CLEAN_ORDER_REPORT_SQL, 1, params)

@@ -32,8 +32,9 @@ from etl.core.upstream import connect
 from tests.e2e.reports import (
     CLEAN_CATEGORY_REPORT_SQL,
     CLEAN_ORDER_REPORT_SQL,
+    category_report,
     clean_report_params,
-    lake_report,
+    order_report,
     pipeline_settings,
     postgres_report,
     upstream_at,
@@ -164,28 +165,10 @@ def test_ten_days_of_incremental_runs_equal_full_refreshes(spark: SparkSession, 
         params = clean_report_params(incremental.run_date_end)
         orders = postgres_report(shop.dsn, CLEAN_ORDER_REPORT_SQL, 1, params)
         categories = postgres_report(shop.dsn, CLEAN_CATEGORY_REPORT_SQL, 2, params)
-        assert _order_report(incremental) == orders, day
-        assert _category_report(incremental) == categories, day
+        assert order_report(incremental) == orders, day
+        assert category_report(incremental) == categories, day
 
 
 def _run_context(spark: SparkSession, shop: Shop, day: date) -> RunContext:
     settings = pipeline_settings(shop.folder / "incremental")
     return new_context(spark, settings, REGISTRY, upstream=upstream_at(shop.dsn), logical_date=day)
-
-
-def _order_report(context: RunContext) -> dict[tuple[object, ...], tuple[object, ...]]:
-    return lake_report(
-        context,
-        "daily_order_metrics",
-        ["order_date"],
-        ["order_count", "total_revenue", "mean_revenue"],
-    )
-
-
-def _category_report(context: RunContext) -> dict[tuple[object, ...], tuple[object, ...]]:
-    return lake_report(
-        context,
-        "daily_category_metrics",
-        ["order_date", "category"],
-        ["mean_revenue", "median_revenue"],
-    )

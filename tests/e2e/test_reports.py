@@ -13,8 +13,8 @@ from etl.core.table import RunContext
 from tests.e2e.reports import (
     CATEGORY_REPORT_SQL,
     ORDER_REPORT_SQL,
-    Report,
-    lake_report,
+    category_report,
+    order_report,
     pipeline_settings,
     postgres_report,
     upstream_at,
@@ -22,24 +22,6 @@ from tests.e2e.reports import (
 from tests.fixtures.postgres import LoadedDatabase
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.postgres]
-
-
-def _order_report(context: RunContext) -> Report:
-    return lake_report(
-        context,
-        "daily_order_metrics",
-        ["order_date"],
-        ["order_count", "total_revenue", "mean_revenue"],
-    )
-
-
-def _category_report(context: RunContext) -> Report:
-    return lake_report(
-        context,
-        "daily_category_metrics",
-        ["order_date", "category"],
-        ["mean_revenue", "median_revenue"],
-    )
 
 
 @pytest.fixture(scope="module")
@@ -65,7 +47,7 @@ def test_daily_order_report_equals_sql_on_postgres(
 ) -> None:
     context, _ = pipeline_run
     expected = postgres_report(rainforest_db.dsn, ORDER_REPORT_SQL, key_columns=1)
-    actual = _order_report(context)
+    actual = order_report(context)
 
     assert len(expected) > 10
     assert actual == expected
@@ -77,7 +59,7 @@ def test_daily_category_report_equals_sql_on_postgres(
 ) -> None:
     context, _ = pipeline_run
     expected = postgres_report(rainforest_db.dsn, CATEGORY_REPORT_SQL, key_columns=2)
-    actual = _category_report(context)
+    actual = category_report(context)
 
     assert len(expected) > 50
     assert actual == expected
@@ -87,7 +69,7 @@ def test_a_second_run_gives_identical_reports_and_no_duplicates(
     pipeline_run: tuple[RunContext, RunSummary], rainforest_db: LoadedDatabase
 ) -> None:
     context, _ = pipeline_run
-    before = (_order_report(context), _category_report(context))
+    before = (order_report(context), category_report(context))
 
     again = new_context(
         context.spark, context.settings, context.registry, upstream=context.upstream
@@ -95,7 +77,7 @@ def test_a_second_run_gives_identical_reports_and_no_duplicates(
     summary = run_pipeline(again)
 
     assert summary.ok, summary.failures()
-    assert (_order_report(again), _category_report(again)) == before
+    assert (order_report(again), category_report(again)) == before
     wide_orders = again.registry.get("wide_orders")(again).read().curr_data
     assert wide_orders.count() == rainforest_db.counts["orders"]
     assert wide_orders.select("order_id").distinct().count() == rainforest_db.counts["orders"]

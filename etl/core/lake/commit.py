@@ -64,7 +64,7 @@ class WritePlan:
     partition_by: tuple[str, ...]
     marks: dict[str, int] = field(default_factory=dict)
     """Progress recorded with the files, atomically: Delta app transactions (app id: version),
-    read back with `Lake.mark`. A reader of the table sees the files and the marks together."""
+    read back with `Lake.marks`. A reader of the table sees the files and the marks together."""
     notes: dict[str, str] = field(default_factory=dict)
     """Words for people reading the table's history (commitInfo), beside the mode."""
 

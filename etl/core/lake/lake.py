@@ -96,7 +96,7 @@ class Lake:
         """Write `df` as the table's next version in one commit; on failure the table keeps its
         previous version and no written file remains.
 
-        `marks` are recorded in the same commit (see `mark`), so progress such as a high-water
+        `marks` are recorded in the same commit (see `marks`), so progress such as a high-water
         mark can never run ahead of, or lag behind, the rows it describes. `notes` go into
         the commit's history entry for people.
         """
@@ -152,12 +152,17 @@ class Lake:
         snapshot = load_snapshot(uri, self._storage, table_format=table_format)
         return typed_partitions(snapshot)
 
-    def mark(self, uri: str, name: str, *, version: int | None = None) -> int | None:
-        """The value a write last recorded under `name` (see `write`), as of `version`; None when
-        the table does not exist or never recorded it. Read from the log's state, not its
-        history, so it costs the same after a thousand commits as after one."""
+    def marks(
+        self, uri: str, names: Sequence[str], *, version: int | None = None
+    ) -> dict[str, int]:
+        """The values writes last recorded under `names` (see `write`), as of `version`; a name
+        never recorded, or a table that does not exist, is left out. Read from the log's state,
+        not its history, so it costs the same after a thousand commits as after one."""
         table = open_delta(uri, self._storage, version=version)
-        return None if table is None else table.transaction_version(name)
+        if table is None:
+            return {}
+        recorded = {name: table.transaction_version(name) for name in names}
+        return {name: value for name, value in recorded.items() if value is not None}
 
     def history(self, uri: str) -> list[dict[str, object]]:
         """The Delta log's commits, newest first."""

@@ -120,11 +120,9 @@ def test_first_run_takes_a_snapshot_and_marks_how_far_it_read(shop: Shop) -> Non
         (2, "upsert", 1),
     ]
     table = shop.table(Item)
-    lake = table.context.lake
-    assert lake.mark(table.storage_path, MARK_BATCH) == 1
-    high_water = lake.mark(table.storage_path, MARK_HIGH_WATER)
-    assert high_water is not None
-    assert from_micros(high_water) == at(DAY_1, 10)
+    marks = table.context.lake.marks(table.storage_path, (MARK_BATCH, MARK_HIGH_WATER))
+    assert marks[MARK_BATCH] == 1
+    assert from_micros(marks[MARK_HIGH_WATER]) == at(DAY_1, 10)
 
 
 def test_a_day_logs_updates_inserts_and_deletes_up_to_its_end(shop: Shop) -> None:
