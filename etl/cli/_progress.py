@@ -44,18 +44,30 @@ class ProgressPrinter:
         self.close()
         table = RichTable(title=f"run {summary.run_id}", title_justify="left")
         table.add_column("table", no_wrap=True)
-        for column in ("rows in", "rows", "quarantined", "seconds", "version"):
+        table.add_column("strategy", no_wrap=True)
+        for column in (
+            "rows read",
+            "rows changed",
+            "partitions",
+            "quarantined",
+            "rows",
+            "seconds",
+            "version",
+        ):
             table.add_column(column, justify="right")
         table.add_column("status")
         for o in summary.outcomes:
             table.add_row(
                 f"{o.layer}.{o.name}",
-                _count(o.rows_in if o.rows_in is not None else o.rows),
-                _count(o.rows),
+                o.strategy,
+                _count(o.rows_read),
+                _count(o.rows_changed),
+                _count(o.partitions_replaced),
                 _count(o.rows_quarantined if o.rows is not None else None),
+                _count(o.rows),
                 f"{o.seconds:.1f}",
                 "" if o.version is None else str(o.version),
-                o.status,
+                "up to date" if o.up_to_date else o.status,
             )
         # A pipe or a log has no width to fit: print whole rows rather than cut names.
         console = self.console
@@ -86,12 +98,17 @@ class ProgressPrinter:
             self._status = None
 
     def _print_outcome(self, outcome: TableOutcome) -> None:
-        rows = f"{outcome.rows:>10,} rows" if outcome.rows is not None else " " * 15
+        changed = outcome.rows_changed if outcome.rows_changed is not None else outcome.rows
+        rows = f"{changed:>10,} rows" if changed is not None else " " * 15
         name = escape(f"{outcome.layer}.{outcome.name}")
-        line = (
-            f"{self._marks[outcome.status]} {name:<40} "
-            f"{rows} {outcome.seconds:7.1f} s  {outcome.status}"
-        )
+        status = "up to date" if outcome.up_to_date else outcome.status
+        line = f"{self._marks[outcome.status]} {name:<40} {rows} {outcome.seconds:7.1f} s  {status}"
+        if outcome.strategy and not outcome.up_to_date:
+            line += f"  {escape(outcome.strategy)}"
+            if outcome.partitions_replaced:
+                line += f", {outcome.partitions_replaced:,} partitions"
+        if outcome.note and not outcome.up_to_date:
+            line += f" ({escape(outcome.note)})"
         if outcome.rows_quarantined:
             line += f"  ({outcome.rows_quarantined:,} of {outcome.rows_in:,} quarantined)"
         if outcome.message:

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
         unique,
     )
     from etl.core.source_table import INGESTION_DATE, SourceTable, source_spec
+    from etl.core.strategy import Strategy, by_date, full, merge
     from etl.core.table import Table
 
 __all__ = [
@@ -48,15 +49,19 @@ __all__ = [
     "Rule",
     "Severity",
     "SourceTable",
+    "Strategy",
     "Table",
     "TableSpec",
     "between",
+    "by_date",
     "equals_within",
     "expect",
     "first_of",
+    "full",
     "in_set",
     "matches",
     "mean_between",
+    "merge",
     "not_in_future",
     "not_null",
     "references",
@@ -72,6 +77,10 @@ _HOMES = {
     "SourceTable": "etl.core.source_table",
     "source_spec": "etl.core.source_table",
     "INGESTION_DATE": "etl.core.source_table",
+    "Strategy": "etl.core.strategy",
+    "by_date": "etl.core.strategy",
+    "full": "etl.core.strategy",
+    "merge": "etl.core.strategy",
 }
 _HOMES.update((name, "etl.core.quality.rules") for name in __all__ if name not in _HOMES)
 __getattr__ = lazy_attributes(__name__, _HOMES)

@@ -25,20 +25,29 @@ DELETE = "delete"
 MARK_BATCH = "rainforest.batch_id"
 MARK_HIGH_WATER = "rainforest.high_water_mark"
 """Microseconds since the epoch (UTC): every source change up to it is in the log."""
+MARK_FULL_BATCH = "rainforest.full_batch_id"
+"""The batch that last replaced the whole log with a full snapshot: a reader that consumed
+an earlier batch cannot follow the log's changes from there."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
 
 @dataclass(frozen=True, kw_only=True)
 class ChangeMark:
-    """Where a change log stands: its last batch and its source's high-water mark."""
+    """Where a change log stands: its last batch, its source's high-water mark and the batch
+    of its last full snapshot."""
 
     batch_id: int
     high_water_mark: datetime
+    full_batch_id: int
 
     def marks(self) -> dict[str, int]:
         """As Delta app transactions, to commit with the batch."""
-        return {MARK_BATCH: self.batch_id, MARK_HIGH_WATER: to_micros(self.high_water_mark)}
+        return {
+            MARK_BATCH: self.batch_id,
+            MARK_HIGH_WATER: to_micros(self.high_water_mark),
+            MARK_FULL_BATCH: self.full_batch_id,
+        }
 
     def notes(self) -> dict[str, str]:
         """As words in the commit's history entry."""

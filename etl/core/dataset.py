@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Literal, get_args
 
 from etl.core.names import check_snake_case
 from etl.core.quality.rules import primary_key_rules
+from etl.core.strategy import Strategy
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -31,7 +32,9 @@ class TableSpec:
     the tables whose data `transform` receives, as keyword arguments of the same names; the
     pipeline builds them first. `rules` are the table's quality rules
     (`etl.core.quality`); a rule that looks into another table (`references`, `sum_of`) names
-    an upstream table, which `transform` then need not take.
+    an upstream table, which `transform` then need not take. `strategy` says how builds carry
+    on from the last one (`etl.core.strategy`; default: recompute the whole table);
+    `by_date(column)` partitions the table by that column.
     """
 
     name: str
@@ -44,6 +47,7 @@ class TableSpec:
     data_format: TableFormat = "delta"
     description: str = ""
     rules: tuple[Rule, ...] = ()
+    strategy: Strategy = field(default_factory=Strategy)
 
     def __post_init__(self) -> None:
         check_snake_case(self.name, what="Table name")
@@ -64,6 +68,25 @@ class TableSpec:
                     f"Table {self.name!r}: rule {rule.name!r} looks into {missing}; "
                     "add them to upstream."
                 )
+        self._check_strategy()
+
+    def _check_strategy(self) -> None:
+        strategy = self.strategy
+        if not strategy.incremental:
+            return
+        where = f"Table {self.name!r}: strategy {strategy.describe()}"
+        if not self.upstream:
+            raise ValueError(f"{where} needs an upstream table to carry on from.")
+        unknown = [name for name, _ in strategy.via if name not in self.upstream]
+        if unknown:
+            raise ValueError(f"{where} traces changes of {unknown}; add them to upstream.")
+        if strategy.kind == "merge" and strategy.on not in self.primary_keys:
+            raise ValueError(f"{where} must merge on one of its primary keys {self.primary_keys}.")
+        if strategy.kind == "by_date":
+            if not self.partition_by:
+                object.__setattr__(self, "partition_by", (strategy.on,))
+            elif self.partition_by != (strategy.on,):
+                raise ValueError(f"{where} is partitioned by {strategy.on!r} alone.")
 
     @property
     def all_rules(self) -> tuple[Rule, ...]:

@@ -43,6 +43,14 @@ class TableOutcome:
     """Rows the transform produced; known for tables with drop rules."""
     rows_quarantined: int = 0
     warnings: tuple[str, ...] = ()
+    strategy: str = ""
+    """How it was built: `full`, `merge(key)`, `by_date(column)`, `snapshot`, `changes`."""
+    rows_read: int | None = None
+    rows_changed: int | None = None
+    partitions_replaced: int | None = None
+    note: str = ""
+    """Why a build was whole, or that the table was up to date."""
+    up_to_date: bool = False
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -173,4 +181,10 @@ def _build(table: Table) -> TableOutcome:
         rows_in=result.rows_in,
         rows_quarantined=result.rows_quarantined,
         warnings=tuple(table.warnings),
+        strategy=result.strategy,
+        rows_read=result.rows_read,
+        rows_changed=result.rows_changed,
+        partitions_replaced=result.partitions_replaced,
+        note=result.note,
+        up_to_date=result.up_to_date,
     )

@@ -25,14 +25,16 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
 
 from etl.core.changes import (
     BATCH_ID,
     CHANGE,
     MARK_BATCH,
+    MARK_FULL_BATCH,
     MARK_HIGH_WATER,
     ChangeMark,
     as_batch,
@@ -41,6 +43,8 @@ from etl.core.changes import (
 )
 from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import ConfigError
+from etl.core.incremental import BuildPlan, Changes
+from etl.core.lake import WriteResult
 from etl.core.table import Table
 from etl.core.upstream import (
     ChangeProbe,
@@ -49,9 +53,6 @@ from etl.core.upstream import (
     probe_changes,
     read_postgres_table,
 )
-
-if TYPE_CHECKING:
-    from etl.core.lake import WriteResult
 
 INGESTION_DATE = "etl_ingestion_date"
 CHANGED_COLUMN = "last_updated_ts"
@@ -111,30 +112,34 @@ class SourceTable(Table):
 
     spec: ClassVar[SourceSpec]
     batch: BatchPlan | None = None
-    """The batch this build writes; `extract` decides it from the log's marks."""
+    """The batch this build writes; `plan` decides it from the log's marks."""
+    rows_read: int | None = None
+    """Rows read from upstream for the batch (the key scan for deletes aside)."""
 
     @property
     def source_name(self) -> str:
         """`schema.table` upstream, as recorded in the lineage column `etl_source`."""
         return f"{self._upstream().schema}.{self.spec.name}"
 
-    def extract(self) -> dict[str, DataFrame]:
-        """The changed rows, and for an incremental batch the upstream keys and the log's current
-        state to find deletes and rows read again. Decides the `batch` on the way."""
+    def plan(self) -> BuildPlan:
+        """Decide the batch: a full snapshot on the first run (or when asked), else the changes
+        since the log's high-water mark. Checks the change column on the way."""
         upstream = self._upstream()
         recorded = self._recorded_mark()
         previous = None if self.context.full_refresh else recorded
         probe = self._probe(upstream, previous)
-        spec = self.spec
         if previous is None:
+            batch_id = (recorded.batch_id if recorded else 0) + 1
             self.batch = BatchPlan(
                 full=True,
                 mark=ChangeMark(
-                    batch_id=(recorded.batch_id if recorded else 0) + 1,
+                    batch_id=batch_id,
                     high_water_mark=_newest(probe.newest if probe else None, None),
+                    full_batch_id=batch_id,
                 ),
             )
-            return {"source": self._read_upstream(upstream)}
+            reason = "full refresh asked for" if recorded else "first run"
+            return BuildPlan(mode="full", reason=reason, label="snapshot")
         self.batch = BatchPlan(
             full=False,
             mark=ChangeMark(
@@ -142,20 +147,33 @@ class SourceTable(Table):
                 high_water_mark=_newest(
                     probe.newest_until if probe else None, previous.high_water_mark
                 ),
+                full_batch_id=previous.full_batch_id,
             ),
         )
+        return BuildPlan(mode="full", reason="", label="changes")
+
+    def extract(self) -> dict[str, DataFrame]:
+        """The changed rows, and for an incremental batch the upstream keys and the log's current
+        state to find deletes and rows read again."""
+        upstream = self._upstream()
+        batch = self._batch_plan()
+        spec = self.spec
+        if batch.full:
+            return {"source": self._read_upstream(upstream)}
         window = None
         known_columns: Sequence[str] | None = None
         if spec.changed_column is not None:
+            previous_mark = self._recorded_mark()
+            assert previous_mark is not None
             window = ChangeWindow(
                 column=spec.changed_column,
-                after=previous.high_water_mark - spec.lookback,
+                after=previous_mark.high_water_mark - spec.lookback,
                 until=self.context.run_date_end,
             )
             known_columns = (spec.key, spec.changed_column)
         return {
             "source": self._read_upstream(upstream, window=window),
-            "upstream_keys": self._read_upstream(upstream, columns=(spec.key,)),
+            "upstream_keys": self._read_upstream(upstream, columns=(spec.key,), counted=False),
             "known": self.read(columns=known_columns).curr_data,
         }
 
@@ -190,8 +208,13 @@ class SourceTable(Table):
         )
 
     def write(self, dataset: ETLDataSet) -> WriteResult:
+        """Append the batch (or replace the log with a snapshot) with its marks; a batch
+        without a change is not committed, so readers downstream see nothing new."""
         plan = self._batch_plan()
-        return self.context.lake.write(
+        lake = self.context.lake
+        if not plan.full and dataset.curr_data.isEmpty():
+            return WriteResult(version=lake.version(self.storage_path), rows=0, files=0)
+        return lake.write(
             dataset.curr_data,
             dataset.storage_path,
             mode="overwrite" if plan.full else "append",
@@ -223,6 +246,36 @@ class SourceTable(Table):
             state = state.select(*columns)
         return ETLDataSet(spec=self.spec, curr_data=state, storage_path=self.storage_path)
 
+    def changes_since(self, version: int) -> Changes | None:
+        """Keys logged in batches after the one `version` holds, before and after: their
+        state at that batch and now. None when a full snapshot replaced the log since."""
+        lake = self.context.lake
+        names = (MARK_BATCH, MARK_FULL_BATCH)
+        then = lake.marks(self.storage_path, names, version=version)
+        now = lake.marks(self.storage_path, names)
+        if len(then) < len(names) or len(now) < len(names):
+            return None
+        files = lake.files_changed(self.storage_path, version)
+        if files is None or now[MARK_FULL_BATCH] > then[MARK_BATCH]:
+            return None
+        key = self.spec.key
+        log = self.read_changes().curr_data
+        changed = log.where(F.col(BATCH_ID) > then[MARK_BATCH]).select(key).distinct()
+        touched = log.join(changed, key, "left_semi")
+        return Changes(
+            before=current_state(touched.where(F.col(BATCH_ID) <= then[MARK_BATCH]), key),
+            after=current_state(touched, key),
+            rows_read=files.rows,
+        )
+
+    def _input_rows(self) -> int | None:
+        return self.rows_read
+
+    def lookup_rows(self) -> DataFrame:
+        """Every version of every row in the log: a superset of any state, and no window to
+        compute, for finding which rows a change downstream touches."""
+        return self.read_changes().curr_data
+
     def read_changes(
         self,
         *,
@@ -241,11 +294,14 @@ class SourceTable(Table):
 
     def _recorded_mark(self) -> ChangeMark | None:
         """Where the log stands, or None when there is no log yet (or it predates marks)."""
-        marks = self.context.lake.marks(self.storage_path, (MARK_BATCH, MARK_HIGH_WATER))
-        if len(marks) < 2:
+        names = (MARK_BATCH, MARK_HIGH_WATER)
+        marks = self.context.lake.marks(self.storage_path, (*names, MARK_FULL_BATCH))
+        if not all(name in marks for name in names):
             return None
         return ChangeMark(
-            batch_id=marks[MARK_BATCH], high_water_mark=from_micros(marks[MARK_HIGH_WATER])
+            batch_id=marks[MARK_BATCH],
+            high_water_mark=from_micros(marks[MARK_HIGH_WATER]),
+            full_batch_id=marks.get(MARK_FULL_BATCH, 0),
         )
 
     def _probe(self, upstream: Upstream, previous: ChangeMark | None) -> ChangeProbe | None:
@@ -291,8 +347,10 @@ class SourceTable(Table):
         *,
         window: ChangeWindow | None = None,
         columns: Sequence[str] | None = None,
+        counted: bool = True,
     ) -> DataFrame:
-        return read_postgres_table(
+        """The upstream rows; `counted` reads are the build's rows read."""
+        read = read_postgres_table(
             self.context.spark,
             upstream,
             table=self.spec.name,
@@ -301,10 +359,13 @@ class SourceTable(Table):
             window=window,
             columns=columns,
         )
+        if counted:
+            self.rows_read = read.count
+        return read.data
 
     def _batch_plan(self) -> BatchPlan:
         if self.batch is None:
-            raise RuntimeError("extract() decides the batch; call it before transform or write.")
+            raise RuntimeError("plan() decides the batch; call it before extract or write.")
         return self.batch
 
     def _upstream(self) -> Upstream:

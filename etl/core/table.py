@@ -20,16 +20,19 @@ table file::
 from __future__ import annotations
 
 import inspect
-from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
+from functools import reduce
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
 
 from etl.core.dataset import TABLE_LAYERS, ETLDataSet, TableLayer, TableSpec
 from etl.core.errors import DataQualityError
+from etl.core.incremental import BuildPlan, Changes, plan_build, restrict, without
 from etl.core.quality.engine import RulesBroken, Verdict, evaluate, raise_on_failure
 from etl.core.quality.results import QualityLog, quarantine_uri, with_run
 
@@ -89,13 +92,34 @@ class RunContext:
 
 @dataclass(frozen=True, kw_only=True)
 class TableBuild:
-    """What a table's build wrote: rows in (after transform), written and quarantined."""
+    """What a table's build did: how (strategy), what it read, changed and wrote."""
 
     version: int | None
     rows: int
+    """Rows written into new files, rows carried over from replaced files included."""
     rows_in: int | None = None
-    """Known for tables with drop rules, whose rows in = written + quarantined is checked."""
+    """Known for tables with drop rules, whose rows in = changed + quarantined is checked."""
     rows_quarantined: int = 0
+    strategy: str = "full"
+    """How the table was built: `full`, `merge(key)`, `by_date(column)`, `changes`, ..."""
+    rows_read: int | None = None
+    """Input rows the build looked at: whole inputs for a full build, changed rows otherwise."""
+    rows_changed: int | None = None
+    """Rows the build recomputed and wrote (all of them for a full build)."""
+    partitions_replaced: int | None = None
+    """Partitions (or, unpartitioned, the whole table: 1) a replacing build rewrote."""
+    note: str = ""
+    """Why the build went the way it did (a full rebuild's reason, or up to date)."""
+    up_to_date: bool = False
+
+
+@dataclass(frozen=True)
+class Replacement:
+    """What a replacing write rewrote besides the recomputed rows."""
+
+    carried: int
+    """Stored rows of the rewritten partitions that were kept as they were."""
+    partitions: int
 
 
 class Table:
@@ -119,10 +143,52 @@ class Table:
         self.context = context
         self.warnings: list[str] = []
         """What the build found worth telling but not worth failing for; the run reports it."""
+        self.build_plan: BuildPlan | None = None
+        """How this build goes; `run` decides it before extracting."""
+        self.replacement: Replacement | None = None
 
     @property
     def storage_path(self) -> str:
         return self.context.settings.table_uri(self.spec.placed_layer, self.spec.name)
+
+    @property
+    def traceable(self) -> bool:
+        """Whether the framework sees everything the table reads: lake tables, through the
+        default `extract`. Only then can it tell what changed since the last build."""
+        return bool(self.spec.upstream) and type(self).extract is Table.extract
+
+    def plan(self) -> BuildPlan:
+        """How this build goes: skipped, whole, or replacing the rows changes touch."""
+        return plan_build(self)
+
+    def changes_since(self, version: int) -> Changes | None:
+        """The rows that differ between `version` and now (`Changes`); None when that version
+        can no longer be read. Only partitions whose files changed are compared."""
+        lake = self.context.lake
+        files = lake.files_changed(self.storage_path, version)
+        if files is None:
+            return None
+        before = lake.read(self.storage_path, version=version)
+        after = lake.read(self.storage_path)
+        if not files.any:
+            return Changes(before=before.limit(0), after=after.limit(0))
+        if files.partition_by:
+            wanted = _any_partition(files.partitions)
+            before, after = before.where(wanted), after.where(wanted)
+        return Changes(
+            before=before.exceptAll(after), after=after.exceptAll(before), rows_read=files.rows
+        )
+
+    def lookup_rows(self) -> DataFrame:
+        """Rows a downstream table looks affected values up in (see `etl.core.strategy`)."""
+        return self.read().curr_data
+
+    def size(self) -> int:
+        """How much a replacing build could touch: dates for `by_date`, rows otherwise."""
+        lake = self.context.lake
+        if self.spec.strategy.kind == "by_date":
+            return len(lake.partition_values(self.storage_path))
+        return lake.rows(self.storage_path)
 
     def extract(self) -> dict[str, DataFrame]:
         """Each upstream table's current data, by name.
@@ -144,6 +210,7 @@ class Table:
         *,
         inputs: Mapping[str, DataFrame] | None = None,
         now: datetime | None = None,
+        whole: Callable[[DataFrame], DataFrame] | None = None,
     ) -> Verdict:
         """Check the table's rules (`spec.all_rules`: its primary key's, then its own) and
         split the rows into those to write and those to quarantine.
@@ -159,18 +226,75 @@ class Table:
             table=self.spec.qualified_name,
             inputs=inputs,
             now=now,
+            whole=whole,
         )
         raise_on_failure(verdict, rules, table=self.spec.qualified_name)
         return verdict
 
     def write(self, dataset: ETLDataSet) -> WriteResult:
+        """Write the build's rows: the whole table, or (replacing) in place of the rows of the
+        plan's values, with the plan's marks in the same commit."""
+        plan = self.build_plan
+        marks = plan.marks(self) if plan is not None and self.traceable else None
+        notes = {"rainforest.build": plan.mode, "rainforest.why": plan.reason} if plan else None
+        if plan is not None and plan.mode == "replace":
+            result, self.replacement = self._write_replacing(dataset.curr_data, plan, marks or {})
+            return result
         return self.context.lake.write(
-            dataset.curr_data,
+            _one_file_per_partition(dataset.curr_data, self.spec.partition_by),
             dataset.storage_path,
             mode=self.spec.mode,
             partition_by=self.spec.partition_by,
             table_format=self.spec.data_format,
+            marks=marks,
+            notes=notes,
         )
+
+    def _write_replacing(
+        self, rows: DataFrame, plan: BuildPlan, marks: dict[str, int]
+    ) -> tuple[WriteResult, Replacement]:
+        """Replace the stored rows of the plan's values with `rows`, rewriting only the
+        partitions those rows were or are in (the whole table if it has no partitions)."""
+        lake, spec, uri = self.context.lake, self.spec, self.storage_path
+        on = spec.strategy.on or ""
+        notes = {"rainforest.build": plan.mode, "rainforest.why": plan.reason}
+        partition_by = spec.partition_by
+        if partition_by == (on,):
+            written = lake.write(
+                _one_file_per_partition(rows, partition_by),
+                uri,
+                mode="overwrite_partitions",
+                partition_by=partition_by,
+                replaced=[{on: value} for value in plan.values],
+                marks=marks,
+                notes=notes,
+            )
+            return written, Replacement(carried=0, partitions=len(plan.values))
+        stored = lake.read(uri)
+        kept = without(stored, on, plan.values)
+        if partition_by:
+            stale = restrict(stored, on, plan.values).select(*partition_by)
+            touched = [
+                row.asDict()
+                for row in stale.unionByName(rows.select(*partition_by)).distinct().collect()
+            ]
+            kept = kept.where(_any_partition(touched))
+            carried = kept.count()
+            written = lake.write(
+                _one_file_per_partition(kept.unionByName(rows), partition_by),
+                uri,
+                mode="overwrite_partitions",
+                partition_by=partition_by,
+                replaced=touched,
+                marks=marks,
+                notes=notes,
+            )
+            return written, Replacement(carried=carried, partitions=len(touched))
+        carried = kept.count()
+        written = lake.write(
+            kept.unionByName(rows), uri, mode="overwrite", marks=marks, notes=notes
+        )
+        return written, Replacement(carried=carried, partitions=1)
 
     def read(
         self,
@@ -179,19 +303,9 @@ class Table:
         version: int | None = None,
         columns: Sequence[str] | None = None,
     ) -> ETLDataSet:
-        """The latest partition by default, or the given partition values, or a Delta version.
-
-        "Latest" is the greatest partition value tuple in the current snapshot, which for
-        tables partitioned by ingestion time is the newest snapshot. Unpartitioned tables
-        are read whole.
-        """
+        """The whole table (at `version`, default latest), or only the given partition values."""
         lake = self.context.lake
         fmt = self.spec.data_format
-        if partition_values is None and self.spec.partition_by and version is None:
-            present = lake.partition_values(self.storage_path, table_format=fmt)
-            if present:
-                order = self.spec.partition_by
-                partition_values = max(present, key=lambda p: tuple(p[k] for k in order))
         data = lake.read(
             self.storage_path,
             version=version,
@@ -202,40 +316,136 @@ class Table:
         return ETLDataSet(spec=self.spec, curr_data=data, storage_path=self.storage_path)
 
     def run(self) -> TableBuild:
-        """Extract, transform, validate and write: the table's whole build.
+        """Plan, extract, transform, validate and write: the table's whole build.
 
-        The transformed data is persisted for the length of the build, so that validation
-        and the writes read it once from its sources rather than again (for a JDBC extract,
-        again could even see different rows). Rows that break drop rules are appended to
-        `<warehouse>/quarantine/<table>`; then rows in must equal rows written plus rows
-        quarantined, counted from the written files, or the run fails.
+        The plan (`etl.core.incremental`) may find the table up to date, or narrow the build
+        to the rows that changed inputs touch: the driving input is then restricted to those
+        rows before the transform. The transformed data is persisted for the length of the
+        build, so that validation and the writes read it once from its sources rather than
+        again (for a JDBC extract, again could even see different rows). Rows that break
+        drop rules are appended to `<warehouse>/quarantine/<table>`; then rows in must equal
+        rows written plus rows quarantined, counted from the written files, or the run fails.
         """
+        plan = self.build_plan = self.plan()
+        if plan.mode == "up_to_date":
+            return self._built(
+                TableBuild(version=self.context.lake.version(self.storage_path), rows=0),
+                rows_read=0,
+                up_to_date=True,
+            )
         inputs = self.extract()
         taken = _transform_inputs(type(self), inputs)
-        data = self.transform(**taken).persist(StorageLevel.MEMORY_AND_DISK)
+        on = self.spec.strategy.on or ""
+        if plan.mode == "replace":
+            taken = self._narrowed(taken, plan)
+        data = self.transform(**taken)
+        if plan.mode == "replace":
+            data = restrict(data, on, plan.values)
+        data = data.persist(StorageLevel.MEMORY_AND_DISK)
+        if plan.mode == "replace":
+            inputs = self._narrowed_for_rules(inputs, data)
         verdict: Verdict | None = None
         try:
             dataset = ETLDataSet(spec=self.spec, curr_data=data, storage_path=self.storage_path)
             if not self.context.check_quality:
                 written = self.write(dataset)
-                return TableBuild(version=written.version, rows=written.rows)
+                return self._built(TableBuild(version=written.version, rows=written.rows))
             verdict = self._validate_and_log(dataset, inputs)
-            return self._write_verdict(verdict)
+            return self._built(self._write_verdict(verdict))
         finally:
             data.unpersist()
             if verdict is not None and verdict.cached is not None:
                 verdict.cached.unpersist()
 
+    def _narrowed(self, inputs: dict[str, DataFrame], plan: BuildPlan) -> dict[str, DataFrame]:
+        """The inputs a replacing build needs: the driving rows of the plan's values, and of
+        each `via` input the rows that join them (on the `via` column)."""
+        strategy = self.spec.strategy
+        driving = self.spec.upstream[0]
+        chosen = restrict(inputs[driving], strategy.on or "", plan.values)
+        narrowed = {**inputs, driving: chosen}
+        for name, column in strategy.via:
+            if name in narrowed:
+                joined = chosen.select(column).distinct()
+                narrowed[name] = narrowed[name].join(joined, column, "left_semi")
+        return narrowed
+
+    def _narrowed_for_rules(
+        self, inputs: dict[str, DataFrame], data: DataFrame
+    ) -> dict[str, DataFrame]:
+        """The inputs rules look into, cut to the rows the recomputed `data` refers to: a
+        reference or a sum over another table only needs the keys these rows hold."""
+        narrowed = dict(inputs)
+        for rule in self.spec.rules:
+            for trace in rule.traces:
+                if trace.upstream in narrowed:
+                    held = data.select(F.col(trace.column).alias(trace.upstream_column)).distinct()
+                    other = narrowed[trace.upstream]
+                    narrowed[trace.upstream] = other.join(held, trace.upstream_column, "left_semi")
+        return narrowed
+
+    def _built(
+        self,
+        build: TableBuild,
+        *,
+        rows_read: int | None = None,
+        rows_changed: int | None = None,
+        partitions: int | None = None,
+        up_to_date: bool = False,
+    ) -> TableBuild:
+        """`build` with what the plan and the write know: strategy, rows read and changed."""
+        plan = self.build_plan
+        replaced = self.replacement
+        if plan is None:
+            return build
+        if rows_read is None:
+            rows_read = plan.rows_read if plan.mode == "replace" else self._input_rows()
+        if rows_changed is None:
+            carried = replaced.carried if replaced is not None else 0
+            rows_changed = build.rows - carried
+        if partitions is None and replaced is not None:
+            partitions = replaced.partitions
+        strategy = plan.label or (self.spec.strategy.describe() if plan.mode != "full" else "full")
+        return replace(
+            build,
+            strategy=strategy,
+            rows_read=rows_read,
+            rows_changed=rows_changed,
+            partitions_replaced=partitions,
+            note="" if plan.mode == "replace" and not up_to_date else plan.reason,
+            up_to_date=up_to_date,
+        )
+
+    def _input_rows(self) -> int | None:
+        """Rows of every upstream table, from the log's statistics: what a full build read."""
+        if not self.traceable:
+            return None
+        registry, lake = self.context.registry, self.context.lake
+        return sum(
+            lake.rows(registry.get(name)(self.context).storage_path) for name in self.spec.upstream
+        )
+
     def _validate_and_log(self, dataset: ETLDataSet, inputs: Mapping[str, DataFrame]) -> Verdict:
         log = self.context.quality_log
         name = self.spec.qualified_name
         try:
-            verdict = self.validate(dataset, inputs=inputs, now=self.context.run_date_end)
+            verdict = self.validate(
+                dataset, inputs=inputs, now=self.context.run_date_end, whole=self._whole()
+            )
         except RulesBroken as broken:
             log.add(name, self.spec.all_rules, broken.results)
             raise
         log.add(name, self.spec.all_rules, verdict.results)
         return verdict
+
+    def _whole(self) -> Callable[[DataFrame], DataFrame] | None:
+        """For a replacing build, the table after the write: stored rows it keeps plus `kept`."""
+        plan = self.build_plan
+        if plan is None or plan.mode != "replace":
+            return None
+        stored = self.context.lake.read(self.storage_path)
+        outside = without(stored, self.spec.strategy.on or "", plan.values)
+        return lambda kept: outside.unionByName(kept)
 
     def _write_verdict(self, verdict: Verdict) -> TableBuild:
         clean = ETLDataSet(spec=self.spec, curr_data=verdict.kept, storage_path=self.storage_path)
@@ -249,11 +459,12 @@ class Table:
             uri = quarantine_uri(context.settings, self.spec.name)
             quarantined = context.lake.write(stamped, uri, mode="append").rows
         written = self.write(clean)
-        if verdict.rows_in != written.rows + quarantined:
+        carried = self.replacement.carried if self.replacement is not None else 0
+        if verdict.rows_in != written.rows - carried + quarantined:
             raise DataQualityError(
                 f"{self.spec.qualified_name}: {verdict.rows_in} rows came in but "
-                f"{written.rows} were written and {quarantined} quarantined: rows were lost or "
-                "doubled between validation and the write. This is a bug; report it."
+                f"{written.rows - carried} were written and {quarantined} quarantined: rows "
+                "were lost or doubled between validation and the write. This is a bug; report it."
             )
         return TableBuild(
             version=written.version,
@@ -312,3 +523,26 @@ def _check_transform_signature(cls: type[Table]) -> None:
             f"{sorted(upstream)}: name one parameter after each upstream table (tables only "
             "rules look into may be left out)."
         )
+
+
+def _any_partition(partitions: Sequence[Mapping[str, object]]) -> Column:
+    """True for rows in one of `partitions` (typed values; None matches null)."""
+    if not partitions:
+        return F.lit(False)
+    return reduce(
+        lambda left, right: left | right,
+        (
+            reduce(
+                lambda a, b: a & b,
+                (F.col(name).eqNullSafe(F.lit(value)) for name, value in values.items()),
+                F.lit(True),
+            )
+            for values in partitions
+        ),
+    )
+
+
+def _one_file_per_partition(rows: DataFrame, partition_by: Sequence[str]) -> DataFrame:
+    """Rows grouped by partition, so that each partition is written as one file, not one per
+    task: a day of a fact table is a few thousand rows."""
+    return rows.repartition(*partition_by) if partition_by else rows

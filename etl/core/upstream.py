@@ -143,6 +143,14 @@ def probe_changes(upstream: Upstream, *, table: str, column: str, until: datetim
     return ChangeProbe(has_column=True, nulls=nulls, newest=newest, newest_until=newest_until)
 
 
+@dataclass(frozen=True)
+class UpstreamRows:
+    """Rows read from an upstream table, and how many Postgres counted before reading them."""
+
+    data: DataFrame
+    count: int
+
+
 def read_postgres_table(
     spark: SparkSession,
     upstream: Upstream,
@@ -152,7 +160,7 @@ def read_postgres_table(
     jdbc_jar: Path,
     window: ChangeWindow | None = None,
     columns: Sequence[str] | None = None,
-) -> DataFrame:
+) -> UpstreamRows:
     """Read one upstream table with Spark's JDBC reader, split into ranges of its integer key.
 
     The number of ranges follows the size of what is read, so a small table or a day's
@@ -199,7 +207,7 @@ def read_postgres_table(
     data = reader.load()
     if window is not None:
         data = data.where(window.column_filter())
-    return data.select(*columns) if columns is not None else data
+    return UpstreamRows(data.select(*columns) if columns is not None else data, rows)
 
 
 def jdbc_connection(dsn: str) -> tuple[str, dict[str, str]]:

@@ -5,7 +5,9 @@ One upstream database is loaded, then moved forward a day at a time with `datage
 runs incrementally for that date into warehouse `incremental`, and from scratch
 (`full_refresh`) into warehouse `full`; every silver and gold table must hold the same rows in
 both, and both reports must equal SQL over the clean upstream rows. One day has no upstream
-change at all, and one incremental run is killed with SIGKILL midway and run again.
+change at all, and one incremental run is killed with SIGKILL midway and run again. Then
+`rainforest backfill` over three more days must equal a full refresh, and running its last
+day again must change no table (no new version) and log no bronze row.
 """
 
 from __future__ import annotations
@@ -100,16 +102,9 @@ def _run(
 
 def _killed_midway(shop: Shop, day: date) -> None:
     """`rainforest run --date day` killed with SIGKILL once the first silver table is written."""
-    env = {
-        **os.environ,
-        "RAINFOREST_PG_DSN": shop.dsn,
-        "RAINFOREST_WAREHOUSE": str(shop.folder / "incremental" / "lakehouse"),
-        "RAINFOREST_SPARK_MASTER": "local[2]",
-        "RAINFOREST_SPARK_SHUFFLE_PARTITIONS": "2",
-    }
     run = subprocess.Popen(
         [str(RAINFOREST), "run", "--date", day.isoformat()],
-        env=env,
+        env=_cli_env(shop, "incremental"),
         cwd=shop.folder,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -125,6 +120,17 @@ def _killed_midway(shop: Shop, day: date) -> None:
             break
     run.wait(timeout=60)
     assert run.returncode == -signal.SIGKILL, "".join(seen)
+
+
+def _cli_env(shop: Shop, warehouse: str) -> dict[str, str]:
+    """The environment a `rainforest` command needs to build `warehouse` from the shop."""
+    return {
+        **os.environ,
+        "RAINFOREST_PG_DSN": shop.dsn,
+        "RAINFOREST_WAREHOUSE": str(shop.folder / warehouse / "lakehouse"),
+        "RAINFOREST_SPARK_MASTER": "local[2]",
+        "RAINFOREST_SPARK_SHUFFLE_PARTITIONS": "2",
+    }
 
 
 def _differences(left: DataFrame, right: DataFrame) -> list[object]:
@@ -157,11 +163,7 @@ def test_ten_days_of_incremental_runs_equal_full_refreshes(spark: SparkSession, 
             assert _bronze_rows(incremental) == before, "a day without changes logs nothing"
         full = _run(spark, shop, "full", day, full_refresh=True)
 
-        for name in MODELLED:
-            mine = incremental.lake.read(REGISTRY.get(name)(incremental).storage_path)
-            theirs = full.lake.read(REGISTRY.get(name)(full).storage_path)
-            assert mine.columns == theirs.columns, (day, name)
-            assert _differences(mine, theirs) == [], (day, name)
+        _assert_same_tables(incremental, full, day)
         params = clean_report_params(incremental.run_date_end)
         orders = postgres_report(shop.dsn, CLEAN_ORDER_REPORT_SQL, 1, params)
         categories = postgres_report(shop.dsn, CLEAN_CATEGORY_REPORT_SQL, 2, params)
@@ -169,6 +171,43 @@ def test_ten_days_of_incremental_runs_equal_full_refreshes(spark: SparkSession, 
         assert category_report(incremental) == categories, day
 
 
-def _run_context(spark: SparkSession, shop: Shop, day: date) -> RunContext:
-    settings = pipeline_settings(shop.folder / "incremental")
+def test_a_backfill_equals_a_full_refresh_and_a_rerun_changes_nothing(
+    spark: SparkSession, shop: Shop
+) -> None:
+    _run(spark, shop, "backfill", shop.simulated_through())
+    days = [shop.advance() for _ in range(3)]
+
+    backfill = subprocess.run(
+        [str(RAINFOREST), "backfill", "--from", days[0].isoformat(), "--to", days[-1].isoformat()],
+        env=_cli_env(shop, "backfill"),
+        cwd=shop.folder,
+        capture_output=True,
+        text=True,
+        timeout=1200,
+    )
+
+    assert backfill.returncode == 0, backfill.stdout + backfill.stderr
+    done = _run_context(spark, shop, days[-1], warehouse="backfill")
+    _assert_same_tables(done, _run(spark, shop, "backfill_full", days[-1], full_refresh=True), None)
+    versions = {t.spec.name: done.lake.version(t(done).storage_path) for t in REGISTRY}
+    bronze_rows = _bronze_rows(done)
+
+    again = _run(spark, shop, "backfill", days[-1])
+
+    assert _bronze_rows(again) == bronze_rows
+    assert {t.spec.name: again.lake.version(t(again).storage_path) for t in REGISTRY} == versions
+
+
+def _assert_same_tables(mine: RunContext, theirs: RunContext, day: date | None) -> None:
+    for name in MODELLED:
+        left = mine.lake.read(REGISTRY.get(name)(mine).storage_path)
+        right = theirs.lake.read(REGISTRY.get(name)(theirs).storage_path)
+        assert left.columns == right.columns, (day, name)
+        assert _differences(left, right) == [], (day, name)
+
+
+def _run_context(
+    spark: SparkSession, shop: Shop, day: date, *, warehouse: str = "incremental"
+) -> RunContext:
+    settings = pipeline_settings(shop.folder / warehouse)
     return new_context(spark, settings, REGISTRY, upstream=upstream_at(shop.dsn), logical_date=day)

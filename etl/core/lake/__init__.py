@@ -13,12 +13,13 @@ from etl.core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from etl.core.lake.commit import WriteMode
-    from etl.core.lake.lake import Lake, WriteResult
+    from etl.core.lake.lake import FilesChanged, Lake, WriteResult
     from etl.core.lake.snapshot import TableFormat
 
-__all__ = ["Lake", "TableFormat", "WriteMode", "WriteResult"]
+__all__ = ["FilesChanged", "Lake", "TableFormat", "WriteMode", "WriteResult"]
 
 _HOMES = {
+    "FilesChanged": "etl.core.lake.lake",
     "Lake": "etl.core.lake.lake",
     "WriteResult": "etl.core.lake.lake",
     "TableFormat": "etl.core.lake.snapshot",

@@ -67,6 +67,9 @@ class WritePlan:
     read back with `Lake.marks`. A reader of the table sees the files and the marks together."""
     notes: dict[str, str] = field(default_factory=dict)
     """Words for people reading the table's history (commitInfo), beside the mode."""
+    replaced: tuple[dict[str, str | None], ...] = ()
+    """`overwrite_partitions`: partitions (Delta-encoded values) emptied even if no new file
+    lands in them, beside those the new files write to; how a rebuild deletes a whole day."""
 
     @property
     def data_schema(self) -> pa.Schema:
@@ -84,6 +87,7 @@ def plan_write(
     table_format: TableFormat,
     marks: Mapping[str, int] | None = None,
     notes: Mapping[str, str] | None = None,
+    replaced: Sequence[Mapping[str, str | None]] = (),
 ) -> WritePlan:
     """Check a write against the existing table, so that a doomed write fails before it starts.
 
@@ -113,6 +117,8 @@ def plan_write(
             f"Cannot overwrite partitions of {uri}: it has no partition columns. "
             "Give partition columns, or use mode 'overwrite'."
         )
+    if replaced and mode != "overwrite_partitions":
+        raise LakeWriteError(f"Cannot replace partitions of {uri} in mode {mode!r}.")
     if marks and table_format != "delta":
         raise LakeWriteError(f"Cannot record marks {sorted(marks)} on {uri}: only Delta has a log.")
     return WritePlan(
@@ -123,6 +129,7 @@ def plan_write(
         partition_by=partitions,
         marks=dict(marks or {}),
         notes=dict(notes or {}),
+        replaced=tuple(dict(values) for values in replaced),
     )
 
 
@@ -180,8 +187,9 @@ def commit(plan: WritePlan, storage: Storage, files: Sequence[DataFile]) -> int 
             )
         else:
             schema = _add_new_columns(plan, table)
+            replaced = [*(f.partition_values for f in files), *plan.replaced]
             removes = (
-                _removes_for(table, schema, files, now)
+                _removes_for(table, schema, replaced, now)
                 if plan.mode == "overwrite_partitions"
                 else []
             )
@@ -237,17 +245,17 @@ def _add_new_columns(plan: WritePlan, table: DeltaTable) -> pa.Schema:
 
 
 def _removes_for(
-    table: DeltaTable, schema: pa.Schema, files: Sequence[DataFile], now: int
+    table: DeltaTable, schema: pa.Schema, partitions: Sequence[Mapping[str, str | None]], now: int
 ) -> list[RemoveAction]:
-    """Remove actions for the live files in the partitions `files` write to."""
+    """Remove actions for the live files in `partitions` (Delta-encoded values)."""
     partition_by = table.metadata().partition_columns
     types = {name: schema.field(name).type for name in partition_by}
     replaced = {
         tuple(
-            comparable(decode_partition_value(f.partition_values.get(name), types[name]))
+            comparable(decode_partition_value(values.get(name), types[name]))
             for name in partition_by
         )
-        for f in files
+        for values in partitions
     }
     actions = pa.table(table.get_add_actions(flatten=False))
     removes = []

@@ -36,6 +36,7 @@ OPTION_MIN_PARTITIONS = "lake.min.partitions"
 OPTION_RECEIPT = "lake.receipt"
 OPTION_MARKS = "lake.commit.marks"
 OPTION_NOTES = "lake.commit.notes"
+OPTION_REPLACED = "lake.replaced.partitions"
 
 _DEFAULT_MIN_PARTITIONS = 2
 
@@ -88,6 +89,7 @@ class LakeDataSource(DataSource):
             table_format=self._format,
             marks=json.loads(self.options.get(OPTION_MARKS) or "{}"),
             notes=json.loads(self.options.get(OPTION_NOTES) or "{}"),
+            replaced=json.loads(self.options.get(OPTION_REPLACED) or "[]"),
         )
         return LakeWriter(plan=plan, storage=storage, receipt=self.options.get(OPTION_RECEIPT))
 

@@ -20,7 +20,7 @@ from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
-from etl.core.errors import ConfigError, LakeWriteError, RainforestError
+from etl.core.errors import ConfigError, LakeWriteError, RainforestError, TableNotFoundError
 from etl.core.lake.commit import DataFile, WriteMode, WritePlan, commit, discard, plan_write
 from etl.core.lake.datasource import (
     FORMAT_NAME,
@@ -32,6 +32,7 @@ from etl.core.lake.datasource import (
     OPTION_NOTES,
     OPTION_PARTITION_BY,
     OPTION_RECEIPT,
+    OPTION_REPLACED,
     OPTION_VERSION,
 )
 from etl.core.lake.encoding import (
@@ -68,6 +69,18 @@ class WriteResult:
     files: int
 
 
+@dataclass(frozen=True, kw_only=True)
+class FilesChanged:
+    """Partitions whose files changed between two versions of a table."""
+
+    rows: int
+    """Rows in the files removed and added: what comparing the two versions reads."""
+    partition_by: tuple[str, ...]
+    partitions: list[dict[str, object]]
+    """Typed partition values; one empty mapping when the table has no partitions."""
+    any: bool
+
+
 class Lake:
     """Delta (or plain Parquet) tables on the warehouse's storage, through Spark.
 
@@ -92,13 +105,15 @@ class Lake:
         table_format: TableFormat = "delta",
         marks: Mapping[str, int] | None = None,
         notes: Mapping[str, str] | None = None,
+        replaced: Sequence[Mapping[str, object]] = (),
     ) -> WriteResult:
         """Write `df` as the table's next version in one commit; on failure the table keeps its
         previous version and no written file remains.
 
         `marks` are recorded in the same commit (see `marks`), so progress such as a high-water
         mark can never run ahead of, or lag behind, the rows it describes. `notes` go into
-        the commit's history entry for people.
+        the commit's history entry for people. With `overwrite_partitions`, the partitions
+        `replaced` (typed values) are emptied too, whether or not `df` has rows for them.
         """
         plan = plan_write(
             uri,
@@ -109,6 +124,10 @@ class Lake:
             table_format=table_format,
             marks=marks,
             notes=notes,
+            replaced=[
+                {name: encode_partition_value(value) for name, value in values.items()}
+                for values in replaced
+            ],
         )
         if self._native_writable(plan):
             return self._write_native(df, plan)
@@ -164,6 +183,46 @@ class Lake:
         recorded = {name: table.transaction_version(name) for name in names}
         return {name: value for name, value in recorded.items() if value is not None}
 
+    def version(self, uri: str) -> int | None:
+        """The table's latest Delta version; None when there is no table yet."""
+        table = open_delta(uri, self._storage)
+        return table.version() if table is not None else None
+
+    def files_changed(self, uri: str, since: int) -> FilesChanged | None:
+        """Which partitions gained or lost files between version `since` and the latest, from
+        the log alone; None when `since` can no longer be read (its log entries are gone)."""
+        try:
+            before = load_snapshot(uri, self._storage, table_format="delta", version=since)
+        except TableNotFoundError:
+            return None
+        after = load_snapshot(uri, self._storage, table_format="delta")
+        if after.partition_by != before.partition_by:
+            return None
+        was = {file.path: file for file in before.files}
+        now = {file.path: file for file in after.files}
+        moved = [was[path] for path in was.keys() - now.keys()]
+        moved += [now[path] for path in now.keys() - was.keys()]
+        partitions = {
+            tuple(comparable(file.partition.get(name)) for name in after.partition_by)
+            for file in moved
+        }
+        return FilesChanged(
+            rows=sum(file.rows or 0 for file in moved),
+            partition_by=after.partition_by,
+            partitions=[
+                dict(zip(after.partition_by, values, strict=True)) for values in partitions
+            ],
+            any=bool(moved),
+        )
+
+    def rows(self, uri: str) -> int:
+        """Rows of the table's latest version, from the log's file statistics (no data read)."""
+        table = open_delta(uri, self._storage)
+        if table is None:
+            return 0
+        counts = pa.table(table.get_add_actions(flatten=True)).column("num_records").to_pylist()
+        return sum(count or 0 for count in counts)
+
     def history(self, uri: str) -> list[dict[str, object]]:
         """The Delta log's commits, newest first."""
         return history(uri, self._storage)
@@ -182,6 +241,7 @@ class Lake:
                 .option(OPTION_RECEIPT, receipt)
                 .option(OPTION_MARKS, json.dumps(plan.marks))
                 .option(OPTION_NOTES, json.dumps(plan.notes))
+                .option(OPTION_REPLACED, json.dumps(plan.replaced))
                 .save(plan.uri)
             )
             outcome = Receipt.load(receipt)

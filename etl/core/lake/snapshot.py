@@ -42,6 +42,8 @@ class SnapshotFile:
     """Typed partition values."""
     min_values: dict[str, object]
     max_values: dict[str, object]
+    rows: int | None = None
+    """Rows in the file, from its statistics (None when the writer recorded none)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -98,13 +100,15 @@ def load_snapshot(
             partition=partition or {},
             min_values=low or {},
             max_values=high or {},
+            rows=rows,
         )
-        for path, size, partition, low, high in zip(
+        for path, size, partition, low, high, rows in zip(
             column("path"),
             column("size_bytes"),
             column("partition"),
             column("min"),
             column("max"),
+            column("num_records"),
             strict=True,
         )
     )

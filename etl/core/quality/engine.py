@@ -13,7 +13,7 @@ that would be written, so a row already quarantined cannot also stop the table.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -67,11 +67,14 @@ def evaluate(
     table: str,
     inputs: Mapping[str, DataFrame] | None = None,
     now: datetime | None = None,
+    whole: Callable[[DataFrame], DataFrame] | None = None,
 ) -> Verdict:
     """Check `rules` on `data`; `raise_on_failure` then stops the table if a fail rule broke.
 
     `inputs` holds the upstream tables that `references` and `sum_of` rules join; `now` is
-    the run's start, against which `not_in_future` rules judge.
+    the run's start, against which `not_in_future` rules judge. When `data` replaces part of
+    a table, `whole(kept)` is the table as it will be, which rules about the whole table
+    (GX expectations such as a mean) judge.
     """
     moment = now or datetime.now(UTC)
     row_rules = [r for r in rules if r.kind == "row"]
@@ -98,7 +101,8 @@ def evaluate(
     results = [_row_or_unique_result(table, r, counts) for r in rules if r.kind != "expectation"]
     gx_rules = [r for r in rules if r.kind == "expectation"]
     if gx_rules:
-        results.extend(_run_gx(kept, gx_rules, table=table, now=moment))
+        judged_whole = whole(kept) if whole is not None else kept
+        results.extend(_run_gx(judged_whole, gx_rules, table=table, now=moment))
 
     return Verdict(
         kept=kept,

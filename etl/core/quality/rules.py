@@ -42,6 +42,18 @@ EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
 
 
 @dataclass(frozen=True)
+class Trace:
+    """How a rule's verdict on a row depends on another table: rows whose `column` holds a
+    value that changed in `upstream.upstream_column` must be judged again. With `presence`,
+    only values that appeared or disappeared there count (a reference), not changed rows."""
+
+    upstream: str
+    upstream_column: str
+    column: str
+    presence: bool = False
+
+
+@dataclass(frozen=True)
 class RowScope:
     """What a row test may use besides the row: the run's time and its own helper column."""
 
@@ -72,6 +84,10 @@ class Rule:
     """How messages name the checked columns, e.g. "primary key (order_id)"."""
     at_run_time: tuple[str, ...] = ()
     """kwargs whose value is the run's time, filled in when the rule is checked."""
+    groups: tuple[str, ...] = ()
+    """Rows equal in these columns are judged together (`unique`, `first_of`)."""
+    traces: tuple[Trace, ...] = ()
+    """The other tables whose changes change verdicts here (`references`, `sum_of`)."""
 
     def __post_init__(self) -> None:
         check_snake_case(self.name, what="Rule name")
@@ -143,6 +159,7 @@ def unique(*columns: str, severity: Severity = "fail", name: str | None = None) 
         description=f"no two rows share ({', '.join(cols)})",
         kind="unique",
         subject=f"({', '.join(cols)})",
+        groups=cols,
     )
 
 
@@ -278,6 +295,7 @@ def references(
         test=lambda scope: F.col(column).isNull() | F.col(scope.helper).isNotNull(),
         prepare=prepare,
         needs=(table,),
+        traces=(Trace(table, target, column, presence=True),),
     )
 
 
@@ -312,9 +330,11 @@ def equals_within(
     """
     from pyspark.sql import functions as F
 
+    traces: tuple[Trace, ...] = ()
     if isinstance(other, SumOf):
         prepare: Prepare | None = _summed(other)
         needs, shown, beside = (other.table,), f"the sum over {other.table}", other.key
+        traces = (Trace(other.table, other.key, other.key),)
     else:
         prepare, needs, shown, beside = None, (), other, other
 
@@ -334,6 +354,7 @@ def equals_within(
         test=test,
         prepare=prepare,
         needs=needs,
+        traces=traces,
     )
 
 
@@ -375,6 +396,7 @@ def first_of(
         description=f"no repeat of ({', '.join(cols)}) after its first {order_by}",
         test=lambda scope: F.col(scope.helper) == 1,
         prepare=prepare,
+        groups=cols,
     )
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core import Table, TableSpec
+from etl.core import Table, TableSpec, merge
 
 
 class WideOrderItems(Table):
@@ -25,6 +25,15 @@ class WideOrderItems(Table):
             "dim_seller",
             "product_x_category",
             "dim_category",
+        ),
+        partition_by=("order_date",),
+        strategy=merge(
+            "orderitem_id",
+            via={
+                "dim_product": "product_id",
+                "dim_seller": "seller_id",
+                "product_x_category": "product_id",
+            },
         ),
     )
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core import Table, TableSpec
+from etl.core import Table, TableSpec, merge
 
 
 class WideOrders(Table):
@@ -20,6 +20,8 @@ class WideOrders(Table):
         grain="one row per order",
         primary_keys=("order_id",),
         upstream=("fact_orders", "fact_order_items", "dim_buyer"),
+        partition_by=("order_date",),
+        strategy=merge("order_id", via={"fact_order_items": "order_id", "dim_buyer": "buyer_id"}),
     )
 
     def transform(

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core import Table, TableSpec, between
+from etl.core import Table, TableSpec, between, merge
 from etl.tables.silver._columns import latest
 
 
@@ -22,6 +22,10 @@ class DimProduct(Table):
         grain="one row per product",
         primary_keys=("product_id",),
         upstream=("product", "brand", "manufacturer", "ratings"),
+        strategy=merge(
+            "product_id",
+            via={"brand": "brand_id", "manufacturer": "manufacturer_id", "ratings": "product_id"},
+        ),
         rules=(
             between("price_usd", 0, strict_min=True, name="price_positive"),
             between("mean_rating", 0, 5, name="rating_in_range"),

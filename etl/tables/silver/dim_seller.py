@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core import EMAIL, Table, TableSpec, matches
+from etl.core import EMAIL, Table, TableSpec, matches, merge
 from etl.tables.silver._columns import latest
 
 
@@ -17,6 +17,7 @@ class DimSeller(Table):
         grain="one row per seller",
         primary_keys=("seller_id",),
         upstream=("seller", "appuser"),
+        strategy=merge("seller_id", via={"appuser": "user_id"}),
         rules=(matches("email", EMAIL, name="email_well_formed"),),
     )
 

@@ -5,7 +5,16 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core import Table, TableSpec, first_of, in_set, not_in_future, references, unique
+from etl.core import (
+    Table,
+    TableSpec,
+    first_of,
+    in_set,
+    merge,
+    not_in_future,
+    references,
+    unique,
+)
 from etl.tables.silver._columns import latest
 
 EVENT_TYPES = ("view", "add_to_cart", "checkout", "purchase")
@@ -21,6 +30,8 @@ class FactClickstream(Table):
         grain="one row per clickstream event",
         primary_keys=("clickstream_id",),
         upstream=("clickstream", "dim_product"),
+        partition_by=("event_date",),
+        strategy=merge("clickstream_id"),
         rules=(
             in_set("event_type", EVENT_TYPES, name="event_type_known"),
             not_in_future("event_ts"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core import Table, TableSpec, between, references
+from etl.core import Table, TableSpec, between, merge, references
 from etl.tables.silver._columns import latest
 
 
@@ -22,6 +22,8 @@ class FactOrderItems(Table):
         grain="one row per order item",
         primary_keys=("orderitem_id",),
         upstream=("orderitem", "orders", "fact_orders", "dim_product", "dim_seller"),
+        partition_by=("order_date",),
+        strategy=merge("orderitem_id", via={"orders": "order_id"}),
         rules=(
             between("quantity", 1, name="quantity_at_least_one"),
             between("base_price_usd", 0, strict_min=True, name="price_positive"),

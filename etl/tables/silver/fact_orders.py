@@ -7,7 +7,15 @@ from decimal import Decimal
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core import Table, TableSpec, equals_within, not_in_future, references, sum_of
+from etl.core import (
+    Table,
+    TableSpec,
+    equals_within,
+    merge,
+    not_in_future,
+    references,
+    sum_of,
+)
 from etl.tables.silver._columns import latest
 
 
@@ -23,6 +31,8 @@ class FactOrders(Table):
         grain="one row per order",
         primary_keys=("order_id",),
         upstream=("orders", "orderitem", "dim_buyer"),
+        partition_by=("order_date",),
+        strategy=merge("order_id"),
         rules=(
             not_in_future("order_ts"),
             equals_within(

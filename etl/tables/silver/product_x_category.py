@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
-from etl.core import Table, TableSpec
+from etl.core import Table, TableSpec, merge
 from etl.tables.silver._columns import latest
 
 
@@ -20,6 +20,7 @@ class ProductXCategory(Table):
         grain="one row per product and category",
         primary_keys=("product_id", "category_id"),
         upstream=("productcategory",),
+        strategy=merge("product_id"),
     )
 
     def transform(self, productcategory: DataFrame) -> DataFrame:

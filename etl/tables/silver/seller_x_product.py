@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pyspark.sql import DataFrame
 
-from etl.core import Table, TableSpec
+from etl.core import Table, TableSpec, merge
 from etl.tables.silver._columns import latest
 
 
@@ -20,6 +20,7 @@ class SellerXProduct(Table):
         grain="one row per seller and product",
         primary_keys=("seller_id", "product_id"),
         upstream=("sellerproduct",),
+        strategy=merge("seller_id"),
     )
 
     def transform(self, sellerproduct: DataFrame) -> DataFrame:

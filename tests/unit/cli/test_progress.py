@@ -70,18 +70,62 @@ def test_progress_line_of_an_ok_build_shows_its_warnings() -> None:
 def test_summary_table() -> None:
     outcomes = [
         TableOutcome(
-            name="orders", layer="silver", status="ok", rows=12345, seconds=1.26, version=3
+            name="orders",
+            layer="silver",
+            status="ok",
+            rows=12345,
+            seconds=1.26,
+            version=3,
+            strategy="merge(order_id)",
+            rows_read=1500,
+            rows_changed=1200,
+            partitions_replaced=4,
+        ),
+        TableOutcome(
+            name="daily",
+            layer="gold",
+            status="ok",
+            rows=0,
+            version=7,
+            strategy="by_date(order_date)",
+            rows_read=0,
+            up_to_date=True,
         ),
         TableOutcome(name="revenue", layer="gold", status="skipped"),
     ]
 
     text = printed(outcomes, summary=True)
     summary_lines = text[text.index("run run-test-1") :].splitlines()
-    orders_row = next(line for line in summary_lines if "silver.orders" in line)
-    revenue_row = next(line for line in summary_lines if "gold.revenue" in line)
 
-    assert cells(orders_row) == ["silver.orders", "12,345", "12,345", "0", "1.3", "3", "ok"]
-    assert cells(revenue_row) == ["gold.revenue", "", "", "", "0.0", "", "skipped"]
+    def row(name: str) -> list[str]:
+        return cells(next(line for line in summary_lines if name in line))
+
+    assert row("silver.orders") == [
+        "silver.orders", "merge(order_id)", "1,500", "1,200", "4", "0", "12,345", "1.3", "3", "ok"
+    ]  # fmt: skip
+    assert row("gold.daily")[-1] == "up to date"
+    assert row("gold.revenue") == ["gold.revenue", "", "", "", "", "", "", "0.0", "", "skipped"]
+
+
+def test_progress_line_names_the_strategy_and_why_a_build_was_whole() -> None:
+    merged = TableOutcome(
+        name="orders",
+        layer="silver",
+        status="ok",
+        rows=9000,
+        rows_changed=120,
+        strategy="merge(order_id)",
+        partitions_replaced=3,
+    )
+    whole = TableOutcome(
+        name="dim", layer="silver", status="ok", rows=20, strategy="full", note="category changed"
+    )
+
+    merged_line, whole_line = printed([merged, whole]).splitlines()
+
+    assert "120 rows" in merged_line
+    assert "merge(order_id), 3 partitions" in merged_line
+    assert whole_line.endswith("full (category changed)")
 
 
 def cells(line: str) -> list[str]:

@@ -14,3 +14,24 @@ def test_a_date_that_does_not_parse_is_a_usage_error(value: str) -> None:
 
     assert result.exit_code == 2
     assert "--date" in result.output
+
+
+@pytest.mark.parametrize(
+    "arguments",
+    [
+        ["--from", "2026-02-30", "--to", "2026-03-02"],
+        ["--from", "2026-03-01", "--to", "tomorrow"],
+    ],
+)
+def test_a_backfill_date_that_does_not_parse_is_a_usage_error(arguments: list[str]) -> None:
+    result = CliRunner().invoke(app, ["backfill", *arguments])
+
+    assert result.exit_code == 2
+    assert "Invalid value" in result.output
+
+
+def test_a_backfill_that_ends_before_it_starts_is_a_usage_error() -> None:
+    result = CliRunner().invoke(app, ["backfill", "--from", "2026-03-05", "--to", "2026-03-01"])
+
+    assert result.exit_code == 2
+    assert "--from 2026-03-05 is after --to 2026-03-01" in result.output

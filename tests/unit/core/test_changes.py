@@ -10,6 +10,7 @@ from etl.core.changes import (
     BATCH_ID,
     CHANGE,
     MARK_BATCH,
+    MARK_FULL_BATCH,
     MARK_HIGH_WATER,
     ChangeMark,
     as_batch,
@@ -62,8 +63,12 @@ def test_a_batch_holds_upserts_whole_and_deletes_as_keys(spark: SparkSession) ->
 
 def test_marks_keep_the_high_water_mark_to_the_microsecond() -> None:
     moment = datetime(2025, 3, 2, 23, 59, 59, 999999, tzinfo=UTC)
-    mark = ChangeMark(batch_id=5, high_water_mark=moment)
+    mark = ChangeMark(batch_id=5, high_water_mark=moment, full_batch_id=1)
 
     assert from_micros(to_micros(moment)) == moment
-    assert mark.marks() == {MARK_BATCH: 5, MARK_HIGH_WATER: to_micros(moment)}
+    assert mark.marks() == {
+        MARK_BATCH: 5,
+        MARK_HIGH_WATER: to_micros(moment),
+        MARK_FULL_BATCH: 1,
+    }
     assert mark.notes()[MARK_HIGH_WATER] == "2025-03-02T23:59:59.999999+00:00"

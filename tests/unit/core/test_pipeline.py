@@ -19,16 +19,7 @@ from etl.core.pipeline import (
     run_pipeline,
 )
 from etl.core.registry import Registry
-from etl.core.table import RunContext, Table
-
-
-@dataclass(frozen=True)
-class FakeWriteResult:
-    version: int
-    rows: int
-    files: int
-    rows_in: int | None = None
-    rows_quarantined: int = 0
+from etl.core.table import RunContext, Table, TableBuild
 
 
 @dataclass
@@ -38,15 +29,15 @@ class FakeLake:
     failures: dict[str, Exception] = field(default_factory=dict)
     built: list[str] = field(default_factory=list)
 
-    def build(self, name: str) -> FakeWriteResult:
+    def build(self, name: str) -> TableBuild:
         self.built.append(name)
         if name in self.failures:
             raise self.failures[name]
-        return FakeWriteResult(version=len(self.built) - 1, rows=1000 * len(name), files=1)
+        return TableBuild(version=len(self.built) - 1, rows=1000 * len(name))
 
 
 class RecordingTable(Table):
-    def run(self) -> FakeWriteResult:  # type: ignore[override]
+    def run(self) -> TableBuild:
         return cast(FakeLake, self.context.lake).build(self.spec.name)
 
 

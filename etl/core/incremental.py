@@ -1,0 +1,352 @@
+"""Carrying a table on from its last build: what changed upstream, and which rows that touches.
+
+Every build of a table that reads other lake tables records, in its own Delta commit, the
+version of each upstream table it consumed, the end of its logical date and a fingerprint of
+its definition (marks, see `Lake.marks`). The next build compares them with the upstream
+tables' versions now:
+
+- nothing changed: the table is up to date and not built;
+- the strategy is `full`, the table is new, its definition changed, or a change cannot be
+  traced to rows: the whole table is rebuilt;
+- otherwise the changed upstream rows (as they were and as they are) are traced to the values
+  of the strategy's `on` column whose rows must be recomputed (see `etl.core.strategy`).
+
+Because the marks move in the same commit as the rows, a build that dies before its commit
+leaves the marks where they were, and the next build recomputes the same rows again.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from functools import reduce
+from typing import TYPE_CHECKING, Any, Literal, Protocol
+
+from pyspark.sql import Column, DataFrame
+from pyspark.sql import functions as F
+
+from etl.core.changes import from_micros, to_micros
+from etl.core.strategy import MOST_OF_THE_TABLE
+
+if TYPE_CHECKING:
+    from etl.core.dataset import TableSpec
+    from etl.core.lake import Lake
+    from etl.core.quality.rules import Rule
+
+MARK_CONSUMED = "rainforest.consumed.{}"
+"""Per upstream table (qualified name): the Delta version a build read."""
+MARK_LOGICAL_END = "rainforest.logical_end"
+"""Microseconds since the epoch: the end of the logical date the build judged time rules by."""
+MARK_DEFINITION = "rainforest.definition"
+"""A fingerprint of the table's class source (spec and transform): a new one rebuilds it."""
+
+BuildMode = Literal["full", "replace", "up_to_date"]
+
+
+class _Tables(Protocol):
+    def get(self, name: str) -> Any: ...
+
+
+class _Context(Protocol):
+    """What planning needs of a run (a `RunContext`)."""
+
+    @property
+    def lake(self) -> Lake: ...
+    @property
+    def registry(self) -> _Tables: ...
+    @property
+    def full_refresh(self) -> bool: ...
+    @property
+    def run_date_end(self) -> datetime: ...
+
+
+class Table(Protocol):
+    """What planning needs of a table (an `etl.core.table.Table`), named here so that the
+    table module can import this one."""
+
+    spec: TableSpec
+
+    @property
+    def context(self) -> _Context: ...
+    @property
+    def storage_path(self) -> str: ...
+    @property
+    def traceable(self) -> bool: ...
+    def changes_since(self, version: int) -> Changes | None: ...
+    def lookup_rows(self) -> DataFrame: ...
+    def size(self) -> int: ...
+
+
+@dataclass(frozen=True)
+class Changes:
+    """The rows of a table that differ between two of its versions: `before` as they were
+    (rows since changed or gone), `after` as they are (rows new or changed)."""
+
+    before: DataFrame
+    after: DataFrame
+    rows_read: int = 0
+    """Rows of the table read to find the changes (from file statistics, not counted)."""
+
+    def values(self, column: str) -> DataFrame:
+        """The distinct non-null values `column` had or has in changed rows."""
+        both = self.before.select(column).unionByName(self.after.select(column))
+        return both.where(F.col(column).isNotNull()).distinct()
+
+    def appeared_or_gone(self, column: str) -> DataFrame:
+        """The values of `column` found on one side only: keys that appeared or disappeared."""
+        was = self.before.select(column).where(F.col(column).isNotNull()).distinct()
+        now = self.after.select(column).where(F.col(column).isNotNull()).distinct()
+        return was.subtract(now).unionByName(now.subtract(was))
+
+
+@dataclass(frozen=True, kw_only=True)
+class BuildPlan:
+    """What a build does and why; `values` are the `on` values a replacing build recomputes."""
+
+    mode: BuildMode
+    reason: str
+    consumed: dict[str, int] = field(default_factory=dict)
+    """Upstream qualified name -> the Delta version this build reads."""
+    values: tuple[object, ...] = ()
+    rows_read: int | None = None
+    """Changed upstream rows the plan traced (replacing builds)."""
+    label: str = ""
+    """How the run summary names the build, when not by the table's strategy."""
+
+    def marks(self, table: Table) -> dict[str, int]:
+        """What the build's commit records, for the next build to compare with."""
+        return {
+            **{MARK_CONSUMED.format(name): version for name, version in self.consumed.items()},
+            MARK_LOGICAL_END: to_micros(table.context.run_date_end),
+            MARK_DEFINITION: definition_fingerprint(type(table)),
+        }
+
+
+def definition_fingerprint(table_cls: type) -> int:
+    """A number that changes when the table class's source changes (63 bits, as marks are)."""
+    try:
+        source = inspect.getsource(table_cls)
+    except (OSError, TypeError):
+        source = repr(table_cls.spec)
+    digest = hashlib.sha256(source.encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
+
+
+def plan_build(table: Table) -> BuildPlan:
+    """Decide how `table` is built this run, from marks and metadata (Spark jobs only to trace
+    changes into affected values)."""
+    spec, context = table.spec, table.context
+    lake, registry = context.lake, context.registry
+    upstream = {name: registry.get(name)(context) for name in spec.upstream}
+    consumed = {}
+    for other in upstream.values():
+        version = lake.version(other.storage_path)
+        if version is not None:
+            consumed[other.spec.qualified_name] = version
+
+    def full(reason: str) -> BuildPlan:
+        return BuildPlan(mode="full", reason=reason, consumed=consumed)
+
+    if not table.traceable:
+        return full("it reads from outside the lake")
+    if context.full_refresh:
+        return full("full refresh asked for")
+    names = [MARK_CONSUMED.format(q) for q in consumed] + [MARK_LOGICAL_END, MARK_DEFINITION]
+    recorded = lake.marks(table.storage_path, names)
+    if not lake.exists(table.storage_path):
+        return full("first build")
+    if len(recorded) < len(names):
+        return full("its last build left no record of what it read")
+    if recorded[MARK_DEFINITION] != definition_fingerprint(type(table)):
+        return full("its definition changed")
+    previous_end = from_micros(recorded[MARK_LOGICAL_END])
+    time_rules = [rule for rule in spec.rules if rule.at_run_time]
+    time_moved = bool(time_rules) and previous_end != context.run_date_end
+    changed = {
+        name: other
+        for name, other in upstream.items()
+        if consumed[other.spec.qualified_name]
+        != recorded[MARK_CONSUMED.format(other.spec.qualified_name)]
+    }
+    if not changed and not time_moved:
+        return BuildPlan(mode="up_to_date", reason="no input changed", consumed=consumed)
+    strategy = spec.strategy
+    if not strategy.incremental:
+        moved = ", ".join(changed) or "the logical date"
+        return full(f"{moved} changed")
+    changes: dict[str, Changes] = {}
+    for name, other in changed.items():
+        since = recorded[MARK_CONSUMED.format(other.spec.qualified_name)]
+        found = other.changes_since(since)
+        if found is None:
+            return full(f"what changed in {name} since its version {since} is no longer known")
+        changes[name] = found
+    tracer = _Tracer(table, changes, previous_end)
+    untraced = tracer.untraced()
+    if untraced is not None:
+        return full(untraced)
+    return tracer.plan(consumed, time_rules if time_moved else [])
+
+
+class _Tracer:
+    """Turns upstream changes into the `on` values whose rows a build must recompute."""
+
+    def __init__(self, table: Table, changes: dict[str, Changes], previous_end: datetime) -> None:
+        self.table = table
+        self.spec = table.spec
+        self.on = table.spec.strategy.on or ""
+        self.changes = changes
+        self.previous_end = previous_end
+        self.driving_name = table.spec.upstream[0]
+        self._driving: DataFrame | None = None
+
+    @property
+    def driving(self) -> DataFrame:
+        """The driving input's rows to look values up in (for a change log: every version)."""
+        if self._driving is None:
+            registry, context = self.table.context.registry, self.table.context
+            self._driving = registry.get(self.driving_name)(context).lookup_rows()
+        return self._driving
+
+    def untraced(self) -> str | None:
+        """Why the changes cannot be traced to rows, or None when they can."""
+        traced = {self.driving_name, *self.spec.strategy.via_columns}
+        traced.update(trace.upstream for rule in self.spec.rules for trace in rule.traces)
+        for name, found in self.changes.items():
+            if name not in traced and not _is_empty(found):
+                return f"{name} changed and {self.spec.name} does not trace its changes to rows"
+        needed = {self.on, *self.spec.strategy.via_columns.values()}
+        for rule in self.spec.rules:
+            needed.update(trace.column for trace in rule.traces)
+            needed.update(rule.columns[:1] if rule.at_run_time else ())
+            if self.on not in rule.groups:
+                needed.update(rule.groups)
+        missing = sorted(needed - set(self.driving.columns))
+        if missing:
+            return f"columns {missing} are not in its driving input {self.driving_name}"
+        return None
+
+    def plan(self, consumed: dict[str, int], time_rules: Sequence[Rule]) -> BuildPlan:
+        pieces: list[DataFrame] = []
+        read = 0
+        for name, found in self.changes.items():
+            read += found.rows_read
+            if name == self.driving_name:
+                pieces.append(found.values(self.on))
+            column = self.spec.strategy.via_columns.get(name)
+            if column is not None:
+                pieces.append(self._rows_with(column, found.values(column)))
+        for rule in self.spec.rules:
+            for trace in rule.traces:
+                found = self.changes.get(trace.upstream)
+                if found is None:
+                    continue
+                keys = (
+                    found.appeared_or_gone(trace.upstream_column)
+                    if trace.presence
+                    else found.values(trace.upstream_column)
+                )
+                pieces.append(
+                    self._rows_with(
+                        trace.column, keys.withColumnRenamed(trace.upstream_column, trace.column)
+                    )
+                )
+        end = self.table.context.run_date_end
+        low, high = sorted((self.previous_end, end))
+        for rule in time_rules:
+            moment = F.col(rule.columns[0])
+            pieces.append(self.driving.where((moment > low) & (moment <= high)).select(self.on))
+        values = self._close_groups(_collect(pieces, self.on))
+        if not values:
+            # Nothing to commit either: the next build compares from the same versions again.
+            return BuildPlan(mode="up_to_date", reason="no change touches its rows")
+        total = self.table.size()
+        if total and len(values) > MOST_OF_THE_TABLE * total:
+            return BuildPlan(
+                mode="full",
+                reason=f"{len(values)} of {total} {self.unit} changed",
+                consumed=consumed,
+            )
+        return BuildPlan(
+            mode="replace",
+            reason=f"{len(values)} {self.unit} changed",
+            consumed=consumed,
+            values=tuple(values),
+            rows_read=read,
+        )
+
+    @property
+    def unit(self) -> str:
+        return "dates" if self.spec.strategy.kind == "by_date" else f"{self.on} values"
+
+    def _rows_with(self, column: str, values: DataFrame) -> DataFrame:
+        """The `on` values of driving rows whose `column` holds one of `values` (a column of
+        the same name)."""
+        if column == self.on:
+            return values.select(column)
+        return self.driving.join(values, column, "left_semi").select(self.on)
+
+    def _close_groups(self, values: list[object]) -> list[object]:
+        """Add the rows equal, in a group rule's columns, to a row being recomputed, until no
+        more come: such rules judge a row by its group, so the whole group is judged again."""
+        rules = self.spec.rules
+        groups = [rule.groups for rule in rules if rule.groups and self.on not in rule.groups]
+        if not groups or not values:
+            return values
+        known = set(values)
+        changed = self.changes.get(self.driving_name)
+        while True:
+            chosen = restrict(self.driving, self.on, sorted(known, key=repr))
+            found: list[DataFrame] = []
+            for columns in groups:
+                tuples = chosen.select(*columns)
+                if changed is not None:  # rows since gone still held their group together
+                    tuples = tuples.unionByName(changed.before.select(*columns))
+                tuples = tuples.distinct()
+                matched = self.driving.join(
+                    tuples, _null_safe(self.driving, tuples, columns), "left_semi"
+                )
+                found.append(matched.select(self.on))
+            more = set(_collect(found, self.on)) - known
+            if not more:
+                return sorted(known, key=repr)
+            known |= more
+
+
+def restrict(rows: DataFrame, column: str, values: Sequence[object]) -> DataFrame:
+    """The rows whose `column` is one of `values` (null matches null).
+
+    A semi join with the values as a small broadcast table, so that Spark pushes it below a
+    window partitioned by `column` (a change log's current state) and prunes what it reads.
+    """
+    return _join_values(rows, column, values, "left_semi")
+
+
+def without(rows: DataFrame, column: str, values: Sequence[object]) -> DataFrame:
+    """The rows whose `column` is none of `values` (null matches null)."""
+    return _join_values(rows, column, values, "left_anti")
+
+
+def _join_values(rows: DataFrame, column: str, values: Sequence[object], how: str) -> DataFrame:
+    spark = rows.sparkSession
+    listed = spark.createDataFrame([(value,) for value in values], rows.select(column).schema)
+    listed = F.broadcast(listed.withColumnRenamed(column, "_listed"))
+    return rows.join(listed, rows[column].eqNullSafe(listed["_listed"]), how)
+
+
+def _collect(pieces: Sequence[DataFrame], column: str) -> list[object]:
+    if not pieces:
+        return []
+    union = reduce(lambda left, right: left.unionByName(right), pieces)
+    return sorted({row[0] for row in union.select(column).distinct().collect()}, key=repr)
+
+
+def _null_safe(left: DataFrame, right: DataFrame, columns: Sequence[str]) -> Column:
+    return reduce(lambda a, b: a & b, (left[name].eqNullSafe(right[name]) for name in columns))
+
+
+def _is_empty(changes: Changes) -> bool:
+    return changes.before.isEmpty() and changes.after.isEmpty()
