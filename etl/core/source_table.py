@@ -101,10 +101,15 @@ def source_spec(
 
 @dataclass(frozen=True, kw_only=True)
 class BatchPlan:
-    """What this run's batch is: a full snapshot replacing the log, or changes appended."""
+    """What this run's batch is: a full snapshot replacing the log, or the changes since
+    `previous` (where the log stood) appended."""
 
-    full: bool
     mark: ChangeMark
+    previous: ChangeMark | None = None
+
+    @property
+    def full(self) -> bool:
+        return self.previous is None
 
 
 class SourceTable(Table):
@@ -131,7 +136,6 @@ class SourceTable(Table):
         if previous is None:
             batch_id = (recorded.batch_id if recorded else 0) + 1
             self.batch = BatchPlan(
-                full=True,
                 mark=ChangeMark(
                     batch_id=batch_id,
                     high_water_mark=_newest(probe.newest if probe else None, None),
@@ -141,7 +145,6 @@ class SourceTable(Table):
             reason = "full refresh asked for" if recorded else "first run"
             return BuildPlan(mode="full", reason=reason, label="snapshot")
         self.batch = BatchPlan(
-            full=False,
             mark=ChangeMark(
                 batch_id=previous.batch_id + 1,
                 high_water_mark=_newest(
@@ -149,6 +152,7 @@ class SourceTable(Table):
                 ),
                 full_batch_id=previous.full_batch_id,
             ),
+            previous=previous,
         )
         return BuildPlan(mode="full", reason="", label="changes")
 
@@ -158,16 +162,14 @@ class SourceTable(Table):
         upstream = self._upstream()
         batch = self._batch_plan()
         spec = self.spec
-        if batch.full:
+        if batch.previous is None:
             return {"source": self._read_upstream(upstream)}
         window = None
         known_columns: Sequence[str] | None = None
         if spec.changed_column is not None:
-            previous_mark = self._recorded_mark()
-            assert previous_mark is not None
             window = ChangeWindow(
                 column=spec.changed_column,
-                after=previous_mark.high_water_mark - spec.lookback,
+                after=batch.previous.high_water_mark - spec.lookback,
                 until=self.context.run_date_end,
             )
             known_columns = (spec.key, spec.changed_column)

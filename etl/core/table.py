@@ -23,16 +23,16 @@ import inspect
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time
-from functools import reduce
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
 from etl.core.dataset import TABLE_LAYERS, ETLDataSet, TableLayer, TableSpec
 from etl.core.errors import DataQualityError
 from etl.core.incremental import BuildPlan, Changes, plan_build, restrict, without
+from etl.core.lake import in_partitions
 from etl.core.quality.engine import RulesBroken, Verdict, evaluate, raise_on_failure
 from etl.core.quality.results import QualityLog, quarantine_uri, with_run
 
@@ -173,7 +173,7 @@ class Table:
         if not files.any:
             return Changes(before=before.limit(0), after=after.limit(0))
         if files.partition_by:
-            wanted = _any_partition(files.partitions)
+            wanted = in_partitions(files.partitions)
             before, after = before.where(wanted), after.where(wanted)
         return Changes(
             before=before.exceptAll(after), after=after.exceptAll(before), rows_read=files.rows
@@ -238,7 +238,9 @@ class Table:
         marks = plan.marks(self) if plan is not None and self.traceable else None
         notes = {"rainforest.build": plan.mode, "rainforest.why": plan.reason} if plan else None
         if plan is not None and plan.mode == "replace":
-            result, self.replacement = self._write_replacing(dataset.curr_data, plan, marks or {})
+            result, self.replacement = self._write_replacing(
+                dataset.curr_data, plan, marks=marks or {}, notes=notes or {}
+            )
             return result
         return self.context.lake.write(
             _one_file_per_partition(dataset.curr_data, self.spec.partition_by),
@@ -251,13 +253,12 @@ class Table:
         )
 
     def _write_replacing(
-        self, rows: DataFrame, plan: BuildPlan, marks: dict[str, int]
+        self, rows: DataFrame, plan: BuildPlan, *, marks: dict[str, int], notes: dict[str, str]
     ) -> tuple[WriteResult, Replacement]:
         """Replace the stored rows of the plan's values with `rows`, rewriting only the
         partitions those rows were or are in (the whole table if it has no partitions)."""
         lake, spec, uri = self.context.lake, self.spec, self.storage_path
         on = spec.strategy.on or ""
-        notes = {"rainforest.build": plan.mode, "rainforest.why": plan.reason}
         partition_by = spec.partition_by
         if partition_by == (on,):
             written = lake.write(
@@ -278,7 +279,7 @@ class Table:
                 row.asDict()
                 for row in stale.unionByName(rows.select(*partition_by)).distinct().collect()
             ]
-            kept = kept.where(_any_partition(touched))
+            kept = kept.where(in_partitions(touched))
             carried = kept.count()
             written = lake.write(
                 _one_file_per_partition(kept.unionByName(rows), partition_by),
@@ -328,11 +329,8 @@ class Table:
         """
         plan = self.build_plan = self.plan()
         if plan.mode == "up_to_date":
-            return self._built(
-                TableBuild(version=self.context.lake.version(self.storage_path), rows=0),
-                rows_read=0,
-                up_to_date=True,
-            )
+            version = self.context.lake.version(self.storage_path)
+            return self._built(TableBuild(version=version, rows=0))
         inputs = self.extract()
         taken = _transform_inputs(type(self), inputs)
         on = self.spec.strategy.on or ""
@@ -384,35 +382,27 @@ class Table:
                     narrowed[trace.upstream] = other.join(held, trace.upstream_column, "left_semi")
         return narrowed
 
-    def _built(
-        self,
-        build: TableBuild,
-        *,
-        rows_read: int | None = None,
-        rows_changed: int | None = None,
-        partitions: int | None = None,
-        up_to_date: bool = False,
-    ) -> TableBuild:
+    def _built(self, build: TableBuild) -> TableBuild:
         """`build` with what the plan and the write know: strategy, rows read and changed."""
         plan = self.build_plan
-        replaced = self.replacement
         if plan is None:
             return build
-        if rows_read is None:
-            rows_read = plan.rows_read if plan.mode == "replace" else self._input_rows()
-        if rows_changed is None:
-            carried = replaced.carried if replaced is not None else 0
-            rows_changed = build.rows - carried
-        if partitions is None and replaced is not None:
-            partitions = replaced.partitions
-        strategy = plan.label or (self.spec.strategy.describe() if plan.mode != "full" else "full")
+        replaced = self.replacement
+        up_to_date = plan.mode == "up_to_date"
+        if up_to_date:
+            rows_read: int | None = 0
+        elif plan.mode == "replace":
+            rows_read = plan.rows_read
+        else:
+            rows_read = self._input_rows()
         return replace(
             build,
-            strategy=strategy,
+            strategy=plan.label
+            or (self.spec.strategy.describe() if plan.mode != "full" else "full"),
             rows_read=rows_read,
-            rows_changed=rows_changed,
-            partitions_replaced=partitions,
-            note="" if plan.mode == "replace" and not up_to_date else plan.reason,
+            rows_changed=build.rows - (replaced.carried if replaced is not None else 0),
+            partitions_replaced=replaced.partitions if replaced is not None else None,
+            note="" if plan.mode == "replace" else plan.reason,
             up_to_date=up_to_date,
         )
 
@@ -523,23 +513,6 @@ def _check_transform_signature(cls: type[Table]) -> None:
             f"{sorted(upstream)}: name one parameter after each upstream table (tables only "
             "rules look into may be left out)."
         )
-
-
-def _any_partition(partitions: Sequence[Mapping[str, object]]) -> Column:
-    """True for rows in one of `partitions` (typed values; None matches null)."""
-    if not partitions:
-        return F.lit(False)
-    return reduce(
-        lambda left, right: left | right,
-        (
-            reduce(
-                lambda a, b: a & b,
-                (F.col(name).eqNullSafe(F.lit(value)) for name, value in values.items()),
-                F.lit(True),
-            )
-            for values in partitions
-        ),
-    )
 
 
 def _one_file_per_partition(rows: DataFrame, partition_by: Sequence[str]) -> DataFrame:

@@ -13,15 +13,16 @@ from etl.core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from etl.core.lake.commit import WriteMode
-    from etl.core.lake.lake import FilesChanged, Lake, WriteResult
+    from etl.core.lake.lake import FilesChanged, Lake, WriteResult, in_partitions
     from etl.core.lake.snapshot import TableFormat
 
-__all__ = ["FilesChanged", "Lake", "TableFormat", "WriteMode", "WriteResult"]
+__all__ = ["FilesChanged", "Lake", "TableFormat", "WriteMode", "WriteResult", "in_partitions"]
 
 _HOMES = {
     "FilesChanged": "etl.core.lake.lake",
     "Lake": "etl.core.lake.lake",
     "WriteResult": "etl.core.lake.lake",
+    "in_partitions": "etl.core.lake.lake",
     "TableFormat": "etl.core.lake.snapshot",
     "WriteMode": "etl.core.lake.commit",
 }

@@ -323,8 +323,7 @@ class Lake:
             needed = [*columns, *(name for name in wanted if name not in columns)]
             reader = reader.option(OPTION_COLUMNS, _json_list(needed))
         df = reader.load(uri)
-        # Bound as Column values: Spark pushes them to the reader, which prunes files exactly.
-        return df.where(_equal_all(wanted)) if wanted else df
+        return df.where(in_partitions([wanted])) if wanted else df
 
     def _native_readable(self, uri: str, snapshot: Snapshot) -> bool:
         """Whether Spark's Parquet reader sees the same rows: local files, hive-style paths that
@@ -397,10 +396,23 @@ def _adopt_files(staging: str, root: str, plan: WritePlan) -> list[DataFile]:
         return list(pool.map(adopt, moves))
 
 
-def _equal_all(wanted: Mapping[str, object]) -> Column:
+def in_partitions(partitions: Sequence[Mapping[str, object]]) -> Column:
+    """True for rows in one of `partitions` (typed values; None matches null).
+
+    The values are bound as Column literals: Spark pushes them to the reader, which prunes
+    files exactly.
+    """
     return reduce(
-        lambda left, right: left & right,
-        (F.col(name).eqNullSafe(F.lit(value)) for name, value in wanted.items()),
+        lambda left, right: left | right,
+        (
+            reduce(
+                lambda a, b: a & b,
+                (F.col(name).eqNullSafe(F.lit(value)) for name, value in values.items()),
+                F.lit(True),
+            )
+            for values in partitions
+        ),
+        F.lit(False),
     )
 
 

@@ -61,7 +61,6 @@ def test_the_logical_date_is_the_ingestion_partition(spark: SparkSession) -> Non
     source = spark.createDataFrame([(1,)], "order_id int")
     table = Orders(replay)
     table.batch = BatchPlan(
-        full=True,
         mark=ChangeMark(
             batch_id=4, high_water_mark=datetime(2025, 6, 1, tzinfo=UTC), full_batch_id=4
         ),
