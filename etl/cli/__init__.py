@@ -32,6 +32,16 @@ app.command()(sql)
 app.command()(serve)
 
 
+Threads = Annotated[
+    int | None,
+    typer.Option(
+        min=1,
+        help="Tables built at once. Default: the setting RAINFOREST_THREADS, else the cores "
+        "Spark has.",
+    ),
+]
+
+
 @app.command()
 @exits_cleanly
 def run(
@@ -61,6 +71,7 @@ def run(
             "upstream instead of the changes since their last batch.",
         ),
     ] = False,
+    threads: Threads = None,
 ) -> None:
     """Build tables in dependency order, each once, and print a per-table summary.
 
@@ -68,7 +79,7 @@ def run(
     the other tables rebuild only what those changes touch (their strategy), or nothing.
     """
     day = logical_date.date() if logical_date else None
-    spark = _run_days(tables or [], [day], full_refresh=full_refresh)
+    spark = _run_days(tables or [], [day], full_refresh=full_refresh, threads=threads)
     if show:
         settings = ServiceSettings.load()
         catalog = open_catalog(spark, settings)
@@ -93,6 +104,7 @@ def backfill(
         list[str] | None,
         typer.Argument(help="Tables to build, with what they need; none means every table."),
     ] = None,
+    threads: Threads = None,
 ) -> None:
     """Run every day from --from to --to in order, as `rainforest run --date` would.
 
@@ -106,10 +118,12 @@ def backfill(
             param_hint="--from",
         )
     days = [(first + timedelta(days=n)).date() for n in range((last - first).days + 1)]
-    _run_days(tables or [], days, full_refresh=False)
+    _run_days(tables or [], days, full_refresh=False, threads=threads)
 
 
-def _run_days(tables: list[str], days: list[date | None], *, full_refresh: bool) -> SparkSession:
+def _run_days(
+    tables: list[str], days: list[date | None], *, full_refresh: bool, threads: int | None
+) -> SparkSession:
     """Run `tables` (and what they need) once per day of `days`, stopping at the first failed
     day with exit code 1; the Spark session, for what the caller does next."""
     from etl.cli._progress import ProgressPrinter
@@ -135,7 +149,7 @@ def _run_days(tables: list[str], days: list[date | None], *, full_refresh: bool)
         )
         printer = ProgressPrinter(console)
         try:
-            summary = run_pipeline(context, tables, on_event=printer)
+            summary = run_pipeline(context, tables, on_event=printer, threads=threads)
         finally:
             printer.close()
         printer.summary(summary)

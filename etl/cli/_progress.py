@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 class ProgressPrinter:
     """Prints one line per finished table, then a summary table.
 
-    On a terminal, the table being built shows on a spinner line below the finished ones;
+    On a terminal, the tables being built show on a spinner line below the finished ones;
     pipes and logs get only the finished lines.
     """
 
@@ -32,13 +32,18 @@ class ProgressPrinter:
     def __init__(self, console: Console | None = None) -> None:
         self.console = console or Console(highlight=False)
         self._status: Status | None = None
+        self._building: list[str] = []
 
     def __call__(self, event: RunEvent) -> None:
         if isinstance(event, TableStarted):
-            self._show_building(f"{event.layer}.{event.name}")
+            self._building.append(f"{event.layer}.{event.name}")
         elif isinstance(event, TableFinished):
-            self.close()
-            self._print_outcome(event.outcome)
+            outcome = event.outcome
+            name = f"{outcome.layer}.{outcome.name}"
+            if name in self._building:
+                self._building.remove(name)
+            self._print_outcome(outcome)
+        self._show_building()
 
     def summary(self, summary: RunSummary) -> None:
         self.close()
@@ -84,12 +89,18 @@ class ProgressPrinter:
                 f"Quality results: ops/dq_results (`rainforest dq`); Data Docs: {summary.data_docs}"
             )
 
-    def _show_building(self, name: str) -> None:
+    def _show_building(self) -> None:
         if not self.console.is_terminal:
             return
-        self.close()
-        self._status = self.console.status(f"building {escape(name)}")
-        self._status.start()
+        if not self._building:
+            self.close()
+            return
+        text = f"building {escape(', '.join(self._building))}"
+        if self._status is None:
+            self._status = self.console.status(text)
+            self._status.start()
+        else:
+            self._status.update(text)
 
     def close(self) -> None:
         """Remove the spinner line; the summary does it, and so must a run that raised."""

@@ -83,23 +83,56 @@ class Table(Protocol):
 @dataclass(frozen=True)
 class Changes:
     """The rows of a table that differ between two of its versions: `before` as they were
-    (rows since changed or gone), `after` as they are (rows new or changed)."""
+    (rows since changed or gone), `after` as they are (rows new or changed).
+
+    Both are small next to the table and already computed (see `net_changes`): planning asks
+    them several questions, each of which must not read the table again.
+    """
 
     before: DataFrame
     after: DataFrame
     rows_read: int = 0
     """Rows of the table read to find the changes (from file statistics, not counted)."""
 
-    def values(self, column: str) -> DataFrame:
-        """The distinct non-null values `column` had or has in changed rows."""
-        both = self.before.select(column).unionByName(self.after.select(column))
-        return both.where(F.col(column).isNotNull()).distinct()
+    @property
+    def empty(self) -> bool:
+        return self.before.isEmpty() and self.after.isEmpty()
 
-    def appeared_or_gone(self, column: str) -> DataFrame:
+    def values(self, column: str) -> set[object]:
+        """The distinct non-null values `column` had or has in changed rows."""
+        return _distinct(self.before, column) | _distinct(self.after, column)
+
+    def appeared_or_gone(self, column: str) -> set[object]:
         """The values of `column` found on one side only: keys that appeared or disappeared."""
-        was = self.before.select(column).where(F.col(column).isNotNull()).distinct()
-        now = self.after.select(column).where(F.col(column).isNotNull()).distinct()
-        return was.subtract(now).unionByName(now.subtract(was))
+        return _distinct(self.before, column) ^ _distinct(self.after, column)
+
+
+def net_changes(before: DataFrame, after: DataFrame, *, rows_read: int) -> Changes:
+    """The rows only in `before` and those only in `after`, counting duplicates (as
+    `exceptAll` both ways), computed in one pass and kept for the length of the plan."""
+    columns = before.columns
+    tagged = before.withColumn(_SIDE, F.lit(-1)).unionByName(after.withColumn(_SIDE, F.lit(1)))
+    net = (
+        tagged.groupBy(*columns)
+        .agg(F.sum(_SIDE).alias(_SIDE))
+        .where(F.col(_SIDE) != 0)
+        .localCheckpoint()
+    )
+
+    def side(sign: int) -> DataFrame:
+        copies = F.explode(F.sequence(F.lit(1), F.abs(F.col(_SIDE))))
+        return net.where(F.col(_SIDE) * sign > 0).select(*columns, copies).select(*columns)
+
+    return Changes(before=side(-1), after=side(1), rows_read=rows_read)
+
+
+_SIDE = "_rainforest_side"
+
+
+def _distinct(rows: DataFrame, column: str) -> set[object]:
+    return {
+        row[0] for row in rows.select(column).where(F.col(column).isNotNull()).distinct().collect()
+    }
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -216,7 +249,7 @@ class _Tracer:
         traced = {self.driving_name, *self.spec.strategy.via_columns}
         traced.update(trace.upstream for rule in self.spec.rules for trace in rule.traces)
         for name, found in self.changes.items():
-            if name not in traced and not _is_empty(found):
+            if name not in traced and not found.empty:
                 return f"{name} changed and {self.spec.name} does not trace its changes to rows"
         needed = {self.on, *self.spec.strategy.via_columns.values()}
         for rule in self.spec.rules:
@@ -230,36 +263,42 @@ class _Tracer:
         return None
 
     def plan(self, consumed: dict[str, int], time_rules: Sequence[Rule]) -> BuildPlan:
+        direct: set[object] = set()
         pieces: list[DataFrame] = []
+
+        def trace(column: str, values: set[object]) -> None:
+            """Add the `on` values of driving rows whose `column` holds one of `values`."""
+            if column == self.on:
+                direct.update(values)
+            elif values:
+                chosen = restrict(self.driving, column, sorted(values, key=repr))
+                pieces.append(chosen.select(self.on))
+
         read = 0
         for name, found in self.changes.items():
             read += found.rows_read
             if name == self.driving_name:
-                pieces.append(found.values(self.on))
+                direct.update(found.values(self.on))
             column = self.spec.strategy.via_columns.get(name)
             if column is not None:
-                pieces.append(self._rows_with(column, found.values(column)))
+                trace(column, found.values(column))
         for rule in self.spec.rules:
-            for trace in rule.traces:
-                found = self.changes.get(trace.upstream)
+            for rule_trace in rule.traces:
+                found = self.changes.get(rule_trace.upstream)
                 if found is None:
                     continue
                 keys = (
-                    found.appeared_or_gone(trace.upstream_column)
-                    if trace.presence
-                    else found.values(trace.upstream_column)
+                    found.appeared_or_gone(rule_trace.upstream_column)
+                    if rule_trace.presence
+                    else found.values(rule_trace.upstream_column)
                 )
-                pieces.append(
-                    self._rows_with(
-                        trace.column, keys.withColumnRenamed(trace.upstream_column, trace.column)
-                    )
-                )
+                trace(rule_trace.column, keys)
         end = self.table.context.run_date_end
         low, high = sorted((self.previous_end, end))
         for rule in time_rules:
             moment = F.col(rule.columns[0])
             pieces.append(self.driving.where((moment > low) & (moment <= high)).select(self.on))
-        values = self._close_groups(_collect(pieces, self.on))
+        values = self._close_groups(sorted(direct | set(_collect(pieces, self.on)), key=repr))
         if not values:
             # Nothing to commit either: the next build compares from the same versions again.
             return BuildPlan(mode="up_to_date", reason="no change touches its rows")
@@ -282,13 +321,6 @@ class _Tracer:
     def unit(self) -> str:
         return "dates" if self.spec.strategy.kind == "by_date" else f"{self.on} values"
 
-    def _rows_with(self, column: str, values: DataFrame) -> DataFrame:
-        """The `on` values of driving rows whose `column` holds one of `values` (a column of
-        the same name)."""
-        if column == self.on:
-            return values.select(column)
-        return self.driving.join(values, column, "left_semi").select(self.on)
-
     def _close_groups(self, values: list[object]) -> list[object]:
         """Add the rows equal, in a group rule's columns, to a row being recomputed, until no
         more come: such rules judge a row by its group, so the whole group is judged again."""
@@ -305,7 +337,7 @@ class _Tracer:
                 tuples = chosen.select(*columns)
                 if changed is not None:  # rows since gone still held their group together
                     tuples = tuples.unionByName(changed.before.select(*columns))
-                tuples = tuples.distinct()
+                tuples = F.broadcast(tuples.distinct())
                 matched = self.driving.join(
                     tuples, _null_safe(self.driving, tuples, columns), "left_semi"
                 )
@@ -346,7 +378,3 @@ def _collect(pieces: Sequence[DataFrame], column: str) -> list[object]:
 
 def _null_safe(left: DataFrame, right: DataFrame, columns: Sequence[str]) -> Column:
     return reduce(lambda a, b: a & b, (left[name].eqNullSafe(right[name]) for name in columns))
-
-
-def _is_empty(changes: Changes) -> bool:
-    return changes.before.isEmpty() and changes.after.isEmpty()

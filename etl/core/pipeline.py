@@ -1,4 +1,5 @@
-"""Runs tables in dependency order, each at most once, reporting rows, seconds and status.
+"""Runs tables in dependency order, each at most once and several at a time, reporting rows,
+seconds and status.
 
 The core prints nothing: a run reports through events (`TableStarted`, `TableFinished`) handed
 to a callback, which the CLI renders as progress lines and a scheduler could log as JSON.
@@ -15,6 +16,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from etl.core.errors import RainforestError
+from etl.core.scheduler import Done, Limit, Started, run_graph
 from etl.core.table import RunContext
 
 if TYPE_CHECKING:
@@ -117,44 +119,77 @@ def run_pipeline(
     targets: Iterable[str] = (),
     *,
     on_event: Callable[[RunEvent], None] | None = None,
+    threads: int | None = None,
 ) -> RunSummary:
     """Build `targets` and what they need; a failed table skips its downstream, not its siblings.
 
-    Errors a user can cause (`RainforestError`) become a failed outcome with their
-    message; anything else is a bug and propagates. At the end, the quality results of
-    every checked table are appended to `ops/dq_results` and rendered as Data Docs.
-    `on_event` hears of every table's start and finish, in build order.
+    Up to `threads` tables (default: the setting `threads`, else the cores Spark has) build at
+    once, each as soon as its upstream tables are built, each a Spark job group in a FAIR
+    scheduler pool of its own; source tables reading the upstream database at once stay
+    within the setting `upstream_connections`. Errors a user can cause (`RainforestError`)
+    become a failed outcome with their message; anything else is a bug and propagates. At the
+    end, the quality results of every checked table are appended to `ops/dq_results` and
+    rendered as Data Docs. `on_event` hears of every table's start and finish, on the
+    caller's thread; the summary lists the tables in build order.
     """
+    plan = {table_cls.spec.name: table_cls for table_cls in context.registry.build_order(targets)}
+    spark_context = context.spark.sparkContext
+    workers = threads or context.settings.threads or spark_context.defaultParallelism
+    reading = Limit(
+        group="upstream database",
+        size=max(1, context.settings.upstream_connections // spark_context.defaultParallelism),
+    )
 
-    def emit(event: RunEvent) -> None:
-        if on_event is not None:
-            on_event(event)
+    def build(name: str) -> TableOutcome:
+        spec = plan[name].spec
+        spark_context.setLocalProperty("spark.scheduler.pool", spec.qualified_name)
+        spark_context.setJobGroup(spec.qualified_name, f"build {spec.qualified_name}")
+        try:
+            return _build(plan[name](context))
+        finally:
+            spark_context.setLocalProperty("spark.scheduler.pool", None)  # type: ignore[arg-type]
+            spark_context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
 
-    plan = context.registry.build_order(targets)
-    broken: set[str] = set()
-    outcomes: list[TableOutcome] = []
-    for table_cls in plan:
-        spec = table_cls.spec
-        blocked_by = [name for name in spec.upstream if name in broken]
-        if blocked_by:
-            broken.add(spec.name)
+    outcomes: dict[str, TableOutcome] = {}
+    events = run_graph(
+        list(plan),
+        {name: table_cls.spec.upstream for name, table_cls in plan.items()},
+        build,
+        lambda outcome: outcome.status == "ok",
+        threads=workers,
+        limits={name: reading for name, table_cls in plan.items() if table_cls.reads_database},
+        cancel=spark_context.cancelAllJobs,
+    )
+    for event in events:
+        if isinstance(event, Started):
+            spec = plan[event.name].spec
+            _emit(on_event, TableStarted(name=spec.name, layer=spec.placed_layer))
+            continue
+        if isinstance(event, Done):
+            outcome = event.result
+        else:
+            spec = plan[event.name].spec
             outcome = TableOutcome(
                 name=spec.name,
                 layer=spec.placed_layer,
                 status="skipped",
-                message=f"upstream {', '.join(blocked_by)} did not build",
+                message=f"upstream {', '.join(event.failed)} did not build",
             )
-        else:
-            emit(TableStarted(name=spec.name, layer=spec.placed_layer))
-            outcome = _build(table_cls(context))
-            if outcome.status == "failed":
-                broken.add(spec.name)
-        outcomes.append(outcome)
-        emit(TableFinished(outcome=outcome))
+        outcomes[event.name] = outcome
+        _emit(on_event, TableFinished(outcome=outcome))
     docs = context.quality_log.publish(
         context.spark, context.lake, context.settings, run_id=context.run_id, run_ts=context.run_ts
     )
-    return RunSummary(run_id=context.run_id, outcomes=tuple(outcomes), data_docs=docs)
+    return RunSummary(
+        run_id=context.run_id,
+        outcomes=tuple(outcomes[name] for name in plan),
+        data_docs=docs,
+    )
+
+
+def _emit(on_event: Callable[[RunEvent], None] | None, event: RunEvent) -> None:
+    if on_event is not None:
+        on_event(event)
 
 
 def _build(table: Table) -> TableOutcome:

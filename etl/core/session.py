@@ -27,6 +27,9 @@ def spark_conf(settings: Settings, *, app_name: str = DEFAULT_APP_NAME) -> dict[
         "spark.driver.memory": settings.spark_driver_memory,
         "spark.sql.session.timeZone": "UTC",
         "spark.sql.shuffle.partitions": str(settings.spark_shuffle_partitions),
+        # Tables build concurrently (`run_pipeline`), each in a pool of its own: a small
+        # table's jobs do not queue behind a large one's.
+        "spark.scheduler.mode": "FAIR",
         "spark.sql.adaptive.enabled": "true",
         "spark.sql.adaptive.coalescePartitions.enabled": "true",
         "spark.ui.enabled": str(settings.spark_ui).lower(),

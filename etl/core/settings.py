@@ -68,6 +68,21 @@ class Settings(BaseSettings):
         ),
     )
 
+    threads: int | None = Field(
+        default=None,
+        ge=1,
+        description="Tables a run builds at once; unset: the cores Spark has (`--threads`).",
+    )
+    upstream_connections: int = Field(
+        default=8,
+        ge=1,
+        description=(
+            "Connections a run opens to the upstream database at most: each source table "
+            "reads over up to one connection per Spark core, so this many divided by the "
+            "cores extract at once (at least one)."
+        ),
+    )
+
     jdbc_jar: Path = Path("/usr/share/java/postgresql.jar")
 
     @classmethod

@@ -43,7 +43,7 @@ from etl.core.changes import (
 )
 from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import ConfigError
-from etl.core.incremental import BuildPlan, Changes
+from etl.core.incremental import BuildPlan, Changes, restrict
 from etl.core.lake import WriteResult
 from etl.core.table import Table
 from etl.core.upstream import (
@@ -116,6 +116,7 @@ class SourceTable(Table):
     """A bronze table: the changes of the upstream table of the same name, batch by batch."""
 
     spec: ClassVar[SourceSpec]
+    reads_database: ClassVar[bool] = True
     batch: BatchPlan | None = None
     """The batch this build writes; `plan` decides it from the log's marks."""
     rows_read: int | None = None
@@ -263,7 +264,9 @@ class SourceTable(Table):
         key = self.spec.key
         log = self.read_changes().curr_data
         changed = log.where(F.col(BATCH_ID) > then[MARK_BATCH]).select(key).distinct()
-        touched = log.join(changed, key, "left_semi")
+        keys = [row[0] for row in changed.collect()]
+        # Kept for the plan's questions, so that none of them reads the log again.
+        touched = restrict(log, key, keys).localCheckpoint()
         return Changes(
             before=current_state(touched.where(F.col(BATCH_ID) <= then[MARK_BATCH]), key),
             after=current_state(touched, key),

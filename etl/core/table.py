@@ -31,7 +31,14 @@ from pyspark.sql import functions as F
 
 from etl.core.dataset import TABLE_LAYERS, ETLDataSet, TableLayer, TableSpec
 from etl.core.errors import DataQualityError
-from etl.core.incremental import BuildPlan, Changes, plan_build, restrict, without
+from etl.core.incremental import (
+    BuildPlan,
+    Changes,
+    net_changes,
+    plan_build,
+    restrict,
+    without,
+)
 from etl.core.lake import in_partitions
 from etl.core.quality.engine import RulesBroken, Verdict, evaluate, raise_on_failure
 from etl.core.quality.results import QualityLog, quarantine_uri, with_run
@@ -131,6 +138,8 @@ class Table:
     """
 
     spec: ClassVar[TableSpec]
+    reads_database: ClassVar[bool] = False
+    """Whether the build reads the upstream database (and so counts against its connections)."""
 
     def __init_subclass__(cls, **kwargs: Any) -> None:
         super().__init_subclass__(**kwargs)
@@ -175,9 +184,7 @@ class Table:
         if files.partition_by:
             wanted = in_partitions(files.partitions)
             before, after = before.where(wanted), after.where(wanted)
-        return Changes(
-            before=before.exceptAll(after), after=after.exceptAll(before), rows_read=files.rows
-        )
+        return net_changes(before, after, rows_read=files.rows)
 
     def lookup_rows(self) -> DataFrame:
         """Rows a downstream table looks affected values up in (see `etl.core.strategy`)."""
@@ -357,14 +364,16 @@ class Table:
 
     def _narrowed(self, inputs: dict[str, DataFrame], plan: BuildPlan) -> dict[str, DataFrame]:
         """The inputs a replacing build needs: the driving rows of the plan's values, and of
-        each `via` input the rows that join them (on the `via` column)."""
+        each `via` input the rows that join them (on the `via` column). The chosen rows are
+        few (the plan lists their values in the driver), so they are broadcast: the large
+        inputs are filtered where they are read instead of shuffled."""
         strategy = self.spec.strategy
         driving = self.spec.upstream[0]
         chosen = restrict(inputs[driving], strategy.on or "", plan.values)
         narrowed = {**inputs, driving: chosen}
         for name, column in strategy.via:
             if name in narrowed:
-                joined = chosen.select(column).distinct()
+                joined = F.broadcast(chosen.select(column).distinct())
                 narrowed[name] = narrowed[name].join(joined, column, "left_semi")
         return narrowed
 
@@ -377,7 +386,8 @@ class Table:
         for rule in self.spec.rules:
             for trace in rule.traces:
                 if trace.upstream in narrowed:
-                    held = data.select(F.col(trace.column).alias(trace.upstream_column)).distinct()
+                    held = data.select(F.col(trace.column).alias(trace.upstream_column))
+                    held = F.broadcast(held.distinct())
                     other = narrowed[trace.upstream]
                     narrowed[trace.upstream] = other.join(held, trace.upstream_column, "left_semi")
         return narrowed

@@ -9,6 +9,7 @@ expectation.
 from __future__ import annotations
 
 import functools
+import threading
 from collections.abc import Sequence
 from datetime import datetime
 from pathlib import Path
@@ -25,6 +26,9 @@ if TYPE_CHECKING:
 
 SITE = "rainforest"
 DATA_SOURCE = "rainforest_spark"
+_GX = threading.Lock()
+"""Tables build on several threads; GX's context registers assets and batch definitions in
+shared state, so one table at a time talks to it."""
 
 
 @functools.cache
@@ -43,17 +47,20 @@ def validate_suite(
     """All `expectations` in one suite, validated by GX on the whole Spark DataFrame."""
     import great_expectations as gx
 
-    context = _context()
-    source = context.data_sources.add_or_update_spark(name=DATA_SOURCE)
-    asset_names = {asset.name for asset in source.assets}
-    asset = (
-        source.get_asset(table) if table in asset_names else source.add_dataframe_asset(name=table)
-    )
-    batches = {b.name: b for b in asset.batch_definitions}
-    definition = batches.get("whole") or asset.add_batch_definition_whole_dataframe("whole")
-    batch = definition.get_batch(batch_parameters={"dataframe": data})
-    suite = gx.ExpectationSuite(name=table, expectations=[e.copy() for e in expectations])
-    return batch.validate(suite, result_format="SUMMARY")
+    with _GX:
+        context = _context()
+        source = context.data_sources.add_or_update_spark(name=DATA_SOURCE)
+        asset_names = {asset.name for asset in source.assets}
+        asset = (
+            source.get_asset(table)
+            if table in asset_names
+            else source.add_dataframe_asset(name=table)
+        )
+        batches = {b.name: b for b in asset.batch_definitions}
+        definition = batches.get("whole") or asset.add_batch_definition_whole_dataframe("whole")
+        batch = definition.get_batch(batch_parameters={"dataframe": data})
+        suite = gx.ExpectationSuite(name=table, expectations=[e.copy() for e in expectations])
+        return batch.validate(suite, result_format="SUMMARY")
 
 
 def build_data_docs(

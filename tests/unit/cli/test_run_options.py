@@ -35,3 +35,14 @@ def test_a_backfill_that_ends_before_it_starts_is_a_usage_error() -> None:
 
     assert result.exit_code == 2
     assert "--from 2026-03-05 is after --to 2026-03-01" in result.output
+
+
+@pytest.mark.parametrize(
+    "command", [["run"], ["backfill", "--from", "2026-03-01", "--to", "2026-03-02"]]
+)
+@pytest.mark.parametrize("value", ["0", "-2", "many"])
+def test_threads_must_be_a_positive_number(command: list[str], value: str) -> None:
+    result = CliRunner().invoke(app, [*command, "--threads", value])
+
+    assert result.exit_code == 2
+    assert "--threads" in result.output

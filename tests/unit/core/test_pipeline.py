@@ -1,9 +1,12 @@
-"""run_pipeline with toy tables whose `run()` only records; no Spark."""
+"""run_pipeline with toy tables whose `run()` only records; no Spark (a stand-in records the
+job groups and scheduler pools each table's thread sets)."""
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
@@ -19,6 +22,7 @@ from etl.core.pipeline import (
     run_pipeline,
 )
 from etl.core.registry import Registry
+from etl.core.settings import Settings
 from etl.core.table import RunContext, Table, TableBuild
 
 
@@ -36,8 +40,30 @@ class FakeLake:
         return TableBuild(version=len(self.built) - 1, rows=1000 * len(name))
 
 
+class FakeSparkContext:
+    """The SparkContext calls the runner makes, recorded per thread."""
+
+    defaultParallelism = 2
+
+    def __init__(self) -> None:
+        self.local = threading.local()
+        self.pools: dict[str, str] = {}
+
+    def setLocalProperty(self, key: str, value: str | None) -> None:
+        setattr(self.local, key, value)
+
+    def setJobGroup(self, group: str, description: str) -> None:
+        self.local.group = group
+
+    def cancelAllJobs(self) -> None:
+        raise AssertionError("nothing to cancel")
+
+
 class RecordingTable(Table):
     def run(self) -> TableBuild:
+        spark_context = self.context.spark.sparkContext
+        pool = getattr(spark_context.local, "spark.scheduler.pool")
+        spark_context.pools[self.spec.name] = f"{pool} / {spark_context.local.group}"
         return cast(FakeLake, self.context.lake).build(self.spec.name)
 
 
@@ -59,11 +85,13 @@ TABLES = (
 PLAN = ["customers", "orders", "payments", "revenue", "report"]
 
 
-def context(lake: FakeLake, tables: tuple[type[Table], ...] = TABLES) -> RunContext:
-    placeholder: Any = object()
+def context(
+    lake: FakeLake, tables: tuple[type[Table], ...] = TABLES, *, threads: int = 1
+) -> RunContext:
+    spark: Any = SimpleNamespace(sparkContext=FakeSparkContext())
     return RunContext(
-        spark=placeholder,
-        settings=placeholder,
+        spark=spark,
+        settings=Settings(warehouse="/tmp/unused", threads=threads),
         lake=cast(Any, lake),
         registry=Registry(tables),
         run_id="run-test-1",
@@ -134,29 +162,54 @@ def test_a_bug_is_not_swallowed() -> None:
         run_pipeline(context(lake))
 
 
-def test_events_report_each_start_and_finish_in_plan_order() -> None:
+def test_events_report_each_start_and_finish() -> None:
     seen: list[RunEvent] = []
     lake = FakeLake(failures={"orders": DataQualityError("bad")})
 
     summary = run_pipeline(context(lake), on_event=seen.append)
 
     finished = [e.outcome for e in seen if isinstance(e, TableFinished)]
-    assert finished == list(summary.outcomes)
-    assert [o.name for o in finished] == PLAN
-    # A skipped table never starts; every other one starts right before it finishes.
-    assert seen == [
-        event
-        for outcome in summary.outcomes
-        for event in (
-            *(
-                [TableStarted(name=outcome.name, layer=outcome.layer)]
-                if outcome.status != "skipped"
-                else []
-            ),
-            TableFinished(outcome=outcome),
-        )
-    ]
+    assert sorted(finished, key=lambda o: PLAN.index(o.name)) == list(summary.outcomes)
+    started = [e.name for e in seen if isinstance(e, TableStarted)]
+    assert started == ["customers", "orders", "payments"], "a skipped table never starts"
+    for name in started:
+        start = seen.index(TableStarted(name=name, layer=by_name(summary)[name].layer))
+        finish = seen.index(TableFinished(outcome=by_name(summary)[name]))
+        assert start < finish
     assert {o.name for o in summary.outcomes if o.status == "skipped"} == {"revenue", "report"}
+
+
+def test_concurrent_builds_keep_the_summary_in_build_order() -> None:
+    lake = FakeLake()
+    run_context = context(lake, threads=3)
+
+    summary = run_pipeline(run_context)
+
+    assert sorted(lake.built) == sorted(PLAN)
+    assert lake.built.index("customers") < lake.built.index("payments")
+    assert lake.built.index("revenue") < lake.built.index("report")
+    assert [o.name for o in summary.outcomes] == PLAN
+    assert summary.ok
+
+
+def test_each_table_builds_in_a_job_group_and_pool_of_its_own() -> None:
+    run_context = context(FakeLake(), threads=2)
+
+    run_pipeline(run_context)
+
+    pools = run_context.spark.sparkContext.pools
+    assert pools["orders"] == "silver.orders / silver.orders"
+    assert pools["customers"] == "bronze.customers / bronze.customers"
+
+
+def test_threads_given_to_the_run_win_over_the_setting() -> None:
+    seen: list[RunEvent] = []
+
+    run_pipeline(context(FakeLake(), threads=4), on_event=seen.append, threads=1)
+
+    # One thread: every table finishes before the next one starts.
+    kinds = [type(e).__name__ for e in seen]
+    assert kinds == ["TableStarted", "TableFinished"] * len(PLAN)
 
 
 def test_run_summary_ok_and_failures() -> None:
