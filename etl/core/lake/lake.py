@@ -228,6 +228,12 @@ class Lake:
         return history(uri, self._storage)
 
     def _write_through_source(self, df: DataFrame, plan: WritePlan) -> WriteResult:
+        """Spark resolves a Python data source's name on save through the calling thread's active
+        session, and a thread the pipeline's pool started has none: without making the session
+        active, every write from a build thread fails with DATA_SOURCE_NOT_FOUND (reads name
+        their session and are not affected)."""
+        jvm_session_class = self._spark._jvm.org.apache.spark.sql.SparkSession  # type: ignore[union-attr]
+        jvm_session_class.setActiveSession(self._spark._jsparkSession)
         handle, receipt = tempfile.mkstemp(prefix="rainforest-write-", suffix=".json")
         os.close(handle)
         try:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
@@ -84,6 +85,21 @@ def test_delta_round_trip_on_s3(spark: SparkSession, s3_settings: Settings) -> N
     assert spark_rows(lake.read(uri, version=0)) == expected_rows()
     assert len(lake.history(uri)) == 4  # create, new column, partition overwrite, append
     assert _live_objects(s3_settings, uri) <= _data_objects(s3_settings, uri)
+
+
+def test_a_write_from_a_new_thread_finds_the_lake_format(
+    spark: SparkSession, s3_settings: Settings
+) -> None:
+    """The pipeline builds tables on a thread pool; a fresh thread has no active Spark session,
+    through which Spark resolves the lake's Python data source on save."""
+    uri = s3_settings.table_uri("silver", "orders")
+    frame = typed_frame(spark)
+
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        result = pool.submit(Lake(spark, s3_settings).write, frame, uri).result()
+
+    assert result.rows == len(ROWS)
+    assert delta_rows(uri, **s3_settings.storage_options()) == expected_rows()
 
 
 def test_files_on_s3_are_compressed_with_zstd(spark: SparkSession, s3_settings: Settings) -> None:
