@@ -19,7 +19,8 @@ from __future__ import annotations
 
 import hashlib
 import inspect
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import reduce
@@ -61,6 +62,8 @@ class _Context(Protocol):
     def full_refresh(self) -> bool: ...
     @property
     def run_date_end(self) -> datetime: ...
+    @property
+    def changes_found(self) -> ChangesFound: ...
 
 
 class Table(Protocol):
@@ -93,18 +96,60 @@ class Changes:
     after: DataFrame
     rows_read: int = 0
     """Rows of the table read to find the changes (from file statistics, not counted)."""
+    _answers: dict[tuple[str, str], frozenset[object]] = field(
+        default_factory=dict, init=False, repr=False, compare=False
+    )
+    """Each side's distinct values per column, once asked: several downstream tables ask the
+    same questions of the same changes (see `ChangesFound`)."""
 
     @property
     def empty(self) -> bool:
-        return self.before.isEmpty() and self.after.isEmpty()
+        return not self._distinct("before", "*") and not self._distinct("after", "*")
 
     def values(self, column: str) -> set[object]:
         """The distinct non-null values `column` had or has in changed rows."""
-        return _distinct(self.before, column) | _distinct(self.after, column)
+        return set(self._distinct("before", column) | self._distinct("after", column))
 
     def appeared_or_gone(self, column: str) -> set[object]:
         """The values of `column` found on one side only: keys that appeared or disappeared."""
-        return _distinct(self.before, column) ^ _distinct(self.after, column)
+        return set(self._distinct("before", column) ^ self._distinct("after", column))
+
+    def _distinct(self, side: str, column: str) -> frozenset[object]:
+        """The side's distinct non-null values of `column`; for `*`, whether it has a row."""
+        asked = (side, column)
+        if asked not in self._answers:
+            rows = self.before if side == "before" else self.after
+            if column == "*":
+                self._answers[asked] = frozenset() if rows.isEmpty() else frozenset({True})
+            else:
+                self._answers[asked] = frozenset(_distinct(rows, column))
+        return self._answers[asked]
+
+
+class ChangesFound:
+    """The upstream changes found during one run, by table and the span of its versions.
+
+    Several downstream tables read the same upstream table across the same versions (all of
+    them built from its previous run), and finding its changes costs Spark jobs: they are
+    found once per run, under a lock per question, and shared.
+    """
+
+    def __init__(self) -> None:
+        self._found: dict[tuple[str, tuple[int, int]], Changes | None] = {}
+        self._locks: dict[tuple[str, tuple[int, int]], threading.Lock] = {}
+        self._guard = threading.Lock()
+
+    def get(
+        self, uri: str, span: tuple[int, int], find: Callable[[], Changes | None]
+    ) -> Changes | None:
+        """The changes of the table at `uri` from version `span[0]` to `span[1]`."""
+        asked = (uri, span)
+        with self._guard:
+            lock = self._locks.setdefault(asked, threading.Lock())
+        with lock:
+            if asked not in self._found:
+                self._found[asked] = find()
+            return self._found[asked]
 
 
 def net_changes(before: DataFrame, after: DataFrame, *, rows_read: int) -> Changes:
@@ -213,7 +258,10 @@ def plan_build(table: Table) -> BuildPlan:
     changes: dict[str, Changes] = {}
     for name, other in changed.items():
         since = recorded[MARK_CONSUMED.format(other.spec.qualified_name)]
-        found = other.changes_since(since)
+        span = (since, consumed[other.spec.qualified_name])
+        found = context.changes_found.get(
+            other.storage_path, span, lambda other=other, since=since: other.changes_since(since)
+        )
         if found is None:
             return full(f"what changed in {name} since its version {since} is no longer known")
         changes[name] = found

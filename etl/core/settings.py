@@ -60,11 +60,12 @@ class Settings(BaseSettings):
     spark_executor_memory: str | None = Field(
         default=None, description="Heap per executor on a cluster; unset: Spark's default."
     )
-    spark_jit_c1_only: bool | None = Field(
-        default=None,
+    spark_jit_c1_only: bool = Field(
+        default=True,
         description=(
-            "Compile Spark's JVM code with the quick C1 compiler only; unset: on for a cluster "
-            "(its executors start cold for every run), off for local Spark."
+            "Compile Spark's JVM code with the quick C1 compiler only: a run's many short jobs "
+            "gain less from C2's code than C2 costs to compile; turn off for long jobs on large "
+            "data."
         ),
     )
 

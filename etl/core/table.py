@@ -34,6 +34,7 @@ from etl.core.errors import DataQualityError
 from etl.core.incremental import (
     BuildPlan,
     Changes,
+    ChangesFound,
     net_changes,
     plan_build,
     restrict,
@@ -86,6 +87,7 @@ class RunContext:
     upstream: Upstream | None = None
     check_quality: bool = True
     quality_log: QualityLog = field(default_factory=QualityLog)
+    changes_found: ChangesFound = field(default_factory=ChangesFound)
 
     @property
     def run_date(self) -> date:

@@ -89,16 +89,18 @@ def test_cluster_sessions_size_executors_to_the_workers_and_log_events() -> None
     assert conf["spark.driver.host"] == "127.0.0.1"
 
 
-def test_cluster_jvms_compile_with_c1_only_unless_told_otherwise(
+def test_jvms_compile_with_c1_only_unless_told_otherwise(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     cluster = spark_conf(ServiceSettings.load())
     assert cluster["spark.executor.extraJavaOptions"] == C1_ONLY
     assert cluster["spark.driver.extraJavaOptions"].endswith(C1_ONLY)
-    assert C1_ONLY not in spark_conf(Settings.load())["spark.driver.extraJavaOptions"]
+    assert spark_conf(Settings.load())["spark.driver.extraJavaOptions"].endswith(C1_ONLY)
+    assert "-XX:ReservedCodeCacheSize=256m" in C1_ONLY
 
     monkeypatch.setenv("RAINFOREST_SPARK_JIT_C1_ONLY", "false")
     assert "spark.executor.extraJavaOptions" not in spark_conf(ServiceSettings.load())
+    assert C1_ONLY not in spark_conf(Settings.load())["spark.driver.extraJavaOptions"]
 
 
 def test_local_profile_is_untouched(monkeypatch: pytest.MonkeyPatch, state_dir: Path) -> None:
