@@ -399,22 +399,30 @@ class _Tracer:
 def restrict(rows: DataFrame, column: str, values: Sequence[object]) -> DataFrame:
     """The rows whose `column` is one of `values` (null matches null).
 
-    A semi join with the values as a small broadcast table, so that Spark pushes it below a
-    window partitioned by `column` (a change log's current state) and prunes what it reads.
+    A semi join with the values as a small broadcast table, so that Spark prunes what it reads
+    instead of shuffling the rows.
     """
-    return _join_values(rows, column, values, "left_semi")
+    return restrict_to(rows, column, as_frame(rows, column, values))
+
+
+def restrict_to(
+    rows: DataFrame, column: str, wanted: DataFrame, how: str = "left_semi"
+) -> DataFrame:
+    """The rows whose `column` holds a value of `wanted` (a small frame with a column of that
+    name; null matches null), or with `how="left_anti"` the others."""
+    listed = F.broadcast(wanted.select(F.col(column).alias("_listed")))
+    return rows.join(listed, rows[column].eqNullSafe(listed["_listed"]), how)
 
 
 def without(rows: DataFrame, column: str, values: Sequence[object]) -> DataFrame:
     """The rows whose `column` is none of `values` (null matches null)."""
-    return _join_values(rows, column, values, "left_anti")
+    return restrict_to(rows, column, as_frame(rows, column, values), "left_anti")
 
 
-def _join_values(rows: DataFrame, column: str, values: Sequence[object], how: str) -> DataFrame:
-    spark = rows.sparkSession
-    listed = spark.createDataFrame([(value,) for value in values], rows.select(column).schema)
-    listed = F.broadcast(listed.withColumnRenamed(column, "_listed"))
-    return rows.join(listed, rows[column].eqNullSafe(listed["_listed"]), how)
+def as_frame(rows: DataFrame, column: str, values: Sequence[object]) -> DataFrame:
+    """`values` as a one-column frame, named and typed as `rows[column]`."""
+    schema = rows.select(column).schema
+    return rows.sparkSession.createDataFrame([(value,) for value in values], schema)
 
 
 def _collect(pieces: Sequence[DataFrame], column: str) -> list[object]:

@@ -43,7 +43,7 @@ from etl.core.changes import (
 )
 from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import ConfigError
-from etl.core.incremental import BuildPlan, Changes, restrict
+from etl.core.incremental import BuildPlan, Changes, restrict, restrict_to
 from etl.core.lake import WriteResult
 from etl.core.table import Table
 from etl.core.upstream import (
@@ -275,6 +275,17 @@ class SourceTable(Table):
 
     def _input_rows(self) -> int | None:
         return self.rows_read
+
+    def rows_where(self, column: str, wanted: DataFrame) -> DataFrame:
+        """The current state of the keys in `wanted`, computed from their own log rows only.
+
+        A key's state depends on its log rows alone, so restricting the log first gives the
+        same rows; Spark cannot push the restriction below the state's window and filter
+        itself, and would otherwise sort every key's history to keep a few."""
+        if column != self.spec.key:
+            return super().rows_where(column, wanted)
+        log = restrict_to(self.read_changes().curr_data, column, wanted)
+        return current_state(log, column)
 
     def lookup_rows(self) -> DataFrame:
         """Every version of every row in the log: a superset of any state, and no window to

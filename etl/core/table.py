@@ -35,9 +35,11 @@ from etl.core.incremental import (
     BuildPlan,
     Changes,
     ChangesFound,
+    as_frame,
     net_changes,
     plan_build,
     restrict,
+    restrict_to,
     without,
 )
 from etl.core.lake import in_partitions
@@ -191,6 +193,11 @@ class Table:
     def lookup_rows(self) -> DataFrame:
         """Rows a downstream table looks affected values up in (see `etl.core.strategy`)."""
         return self.read().curr_data
+
+    def rows_where(self, column: str, wanted: DataFrame) -> DataFrame:
+        """The current rows whose `column` holds one of the values in `wanted` (one column of
+        that name; null matches null): the input a replacing build downstream recomputes from."""
+        return restrict_to(self.read().curr_data, column, wanted)
 
     def size(self) -> int:
         """How much a replacing build could touch: dates for `by_date`, rows otherwise."""
@@ -371,12 +378,15 @@ class Table:
         inputs are filtered where they are read instead of shuffled."""
         strategy = self.spec.strategy
         driving = self.spec.upstream[0]
-        chosen = restrict(inputs[driving], strategy.on or "", plan.values)
+        registry = self.context.registry
+        on = strategy.on or ""
+        wanted = as_frame(inputs[driving], on, plan.values)
+        chosen = registry.get(driving)(self.context).rows_where(on, wanted)
         narrowed = {**inputs, driving: chosen}
         for name, column in strategy.via:
             if name in narrowed:
-                joined = F.broadcast(chosen.select(column).distinct())
-                narrowed[name] = narrowed[name].join(joined, column, "left_semi")
+                held = chosen.select(column).distinct()
+                narrowed[name] = registry.get(name)(self.context).rows_where(column, held)
         return narrowed
 
     def _narrowed_for_rules(

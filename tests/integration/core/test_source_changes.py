@@ -148,6 +148,27 @@ def test_a_day_logs_updates_inserts_and_deletes_up_to_its_end(shop: Shop) -> Non
     assert [row[0] for row in shop.state(Item, "item_id")] == [1, 3, 4, 5]
 
 
+def test_rows_of_chosen_keys_are_their_current_state(shop: Shop) -> None:
+    shop.put_items((1, "mug", "5.00", at(DAY_1)), (2, "cup", "3.50", at(DAY_1)))
+    shop.run(DAY_1)
+    shop.put_items((1, "mug", "5.50", at(DAY_2)), (3, "jar", "7.00", at(DAY_2)))
+    shop.execute("DELETE FROM shop.item WHERE item_id = 2")
+    shop.run(DAY_2)
+    table = shop.table(Item)
+    wanted = shop.spark.createDataFrame([(1,), (2,), (3,), (9,)], "item_id bigint")
+
+    chosen = table.rows_where("item_id", wanted)
+
+    whole = table.read().curr_data
+    assert sorted(chosen.collect()) == sorted(whole.where("item_id IN (1, 2, 3, 9)").collect())
+    assert sorted((row.item_id, float(row.price)) for row in chosen.collect()) == [
+        (1, 5.5),
+        (3, 7.0),
+    ]
+    by_name = table.rows_where("name", shop.spark.createDataFrame([("jar",)], "name string"))
+    assert [row.item_id for row in by_name.collect()] == [3]
+
+
 def test_the_logical_date_ends_at_its_last_microsecond(shop: Shop) -> None:
     shop.put_items((1, "mug", "5.00", at(DAY_1)))
     shop.run(DAY_1)
