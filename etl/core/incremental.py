@@ -26,7 +26,7 @@ from datetime import datetime
 from functools import reduce
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
 from etl.core.changes import from_micros, to_micros
@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from etl.core.dataset import TableSpec
     from etl.core.lake import Lake
     from etl.core.quality.rules import Rule
+    from etl.core.settings import Settings
 
 MARK_CONSUMED = "rainforest.consumed.{}"
 """Per upstream table (qualified name): the Delta version a build read."""
@@ -64,6 +65,8 @@ class _Context(Protocol):
     def run_date_end(self) -> datetime: ...
     @property
     def changes_found(self) -> ChangesFound: ...
+    @property
+    def settings(self) -> Settings: ...
 
 
 class Table(Protocol):
@@ -83,47 +86,80 @@ class Table(Protocol):
     def size(self) -> int: ...
 
 
+HELD_ROWS = 20_000
+"""Changed rows of one side that planning holds in the driver to answer its questions from,
+instead of asking Spark one job per question (a day's changes are a few thousand rows)."""
+
+
 @dataclass(frozen=True)
 class Changes:
     """The rows of a table that differ between two of its versions: `before` as they were
     (rows since changed or gone), `after` as they are (rows new or changed).
 
     Both are small next to the table and already computed (see `net_changes`): planning asks
-    them several questions, each of which must not read the table again.
+    them several questions, each of which must not read the table again, and several
+    downstream tables ask the same questions of the same changes (see `ChangesFound`). A side
+    of at most `HELD_ROWS` rows is collected once and answers every question in the driver.
     """
 
     before: DataFrame
     after: DataFrame
     rows_read: int = 0
     """Rows of the table read to find the changes (from file statistics, not counted)."""
-    _answers: dict[tuple[str, str], frozenset[object]] = field(
-        default_factory=dict, init=False, repr=False, compare=False
+
+    _held: dict[str, _Held] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(
+        default_factory=threading.Lock, init=False, repr=False, compare=False
     )
-    """Each side's distinct values per column, once asked: several downstream tables ask the
-    same questions of the same changes (see `ChangesFound`)."""
 
     @property
     def empty(self) -> bool:
-        return not self._distinct("before", "*") and not self._distinct("after", "*")
+        return not self._side("before").any and not self._side("after").any
 
     def values(self, column: str) -> set[object]:
         """The distinct non-null values `column` had or has in changed rows."""
-        return set(self._distinct("before", column) | self._distinct("after", column))
+        return set(self._side("before").distinct(column) | self._side("after").distinct(column))
 
     def appeared_or_gone(self, column: str) -> set[object]:
         """The values of `column` found on one side only: keys that appeared or disappeared."""
-        return set(self._distinct("before", column) ^ self._distinct("after", column))
+        return set(self._side("before").distinct(column) ^ self._side("after").distinct(column))
 
-    def _distinct(self, side: str, column: str) -> frozenset[object]:
-        """The side's distinct non-null values of `column`; for `*`, whether it has a row."""
-        asked = (side, column)
-        if asked not in self._answers:
-            rows = self.before if side == "before" else self.after
-            if column == "*":
-                self._answers[asked] = frozenset() if rows.isEmpty() else frozenset({True})
-            else:
-                self._answers[asked] = frozenset(_distinct(rows, column))
-        return self._answers[asked]
+    def _side(self, side: Literal["before", "after"]) -> _Held:
+        with self._lock:
+            if side not in self._held:
+                self._held[side] = _Held.of(self.before if side == "before" else self.after)
+            return self._held[side]
+
+
+class _Held:
+    """One side of some changes: its rows in the driver when they are few, else in Spark; each
+    column's distinct values are found once."""
+
+    def __init__(self, frame: DataFrame, rows: list[Row] | None) -> None:
+        self._frame = frame
+        self._rows = rows
+        self._distinct: dict[str, frozenset[object]] = {}
+        self._lock = threading.Lock()
+
+    @classmethod
+    def of(cls, frame: DataFrame) -> _Held:
+        rows = frame.limit(HELD_ROWS + 1).collect()
+        return cls(frame, rows if len(rows) <= HELD_ROWS else None)
+
+    @property
+    def any(self) -> bool:
+        return self._rows is None or bool(self._rows)
+
+    def distinct(self, column: str) -> frozenset[object]:
+        """The distinct non-null values of `column`."""
+        with self._lock:
+            if column not in self._distinct:
+                if self._rows is None:
+                    found = _distinct(self._frame, column)
+                else:
+                    found = {row[column] for row in self._rows if row[column] is not None}
+                self._distinct[column] = frozenset(found)
+            return self._distinct[column]
 
 
 class ChangesFound:
@@ -255,6 +291,10 @@ def plan_build(table: Table) -> BuildPlan:
     if not strategy.incremental:
         moved = ", ".join(changed) or "the logical date"
         return full(f"{moved} changed")
+    small = context.settings.incremental_min_rows
+    inputs = sum(lake.rows(other.storage_path) for other in upstream.values())
+    if inputs < small:
+        return full(f"its inputs hold {inputs} rows, fewer than {small} (incremental_min_rows)")
     changes: dict[str, Changes] = {}
     for name, other in changed.items():
         since = recorded[MARK_CONSUMED.format(other.spec.qualified_name)]
