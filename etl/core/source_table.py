@@ -44,7 +44,7 @@ from etl.core.changes import (
 from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import ConfigError
 from etl.core.incremental import BuildPlan, Changes, restrict, restrict_to
-from etl.core.lake import WriteResult
+from etl.core.lake import WriteResult, in_partitions
 from etl.core.table import Table
 from etl.core.upstream import (
     ChangeProbe,
@@ -158,46 +158,57 @@ class SourceTable(Table):
         return BuildPlan(mode="full", reason="", label="changes")
 
     def extract(self) -> dict[str, DataFrame]:
-        """The changed rows, and for an incremental batch the upstream keys and the log's current
-        state to find deletes and rows read again."""
+        """The changed rows, and for an incremental batch the upstream keys and the log, to find
+        deletes and rows read again."""
         upstream = self._upstream()
         batch = self._batch_plan()
         spec = self.spec
         if batch.previous is None:
             return {"source": self._read_upstream(upstream)}
-        window = None
-        known_columns: Sequence[str] | None = None
-        if spec.changed_column is not None:
+        logged: tuple[str, ...] | None = None
+        if spec.changed_column is None:
+            source = self._read_upstream(upstream)
+        else:
             window = ChangeWindow(
                 column=spec.changed_column,
                 after=batch.previous.high_water_mark - spec.lookback,
                 until=self.context.run_date_end,
             )
-            known_columns = (spec.key, spec.changed_column)
+            # Read once: the batch is compared with the log's state of its own keys, and a
+            # second read of a database that moves could see other rows.
+            source = self._read_upstream(upstream, window=window).localCheckpoint()
+            logged = (spec.key, spec.changed_column, BATCH_ID, CHANGE)
         return {
-            "source": self._read_upstream(upstream, window=window),
+            "source": source,
             "upstream_keys": self._read_upstream(upstream, columns=(spec.key,), counted=False),
-            "known": self.read(columns=known_columns).curr_data,
+            "log": self.read_changes(columns=logged).curr_data,
         }
 
     def transform(  # type: ignore[override]
         self,
         source: DataFrame,
         upstream_keys: DataFrame | None = None,
-        known: DataFrame | None = None,
+        log: DataFrame | None = None,
     ) -> DataFrame:
-        """The batch: rows new or changed against `known`, and markers for keys gone upstream.
+        """The batch: rows new or changed against the `log`'s current state, and markers for
+        keys alive in it but gone upstream. Without a log (a full snapshot) every source row
+        is logged.
 
-        Without `known` (a full snapshot) every source row is logged.
+        Only the keys concerned have their state computed (a key's state depends on its own
+        log rows alone): the batch's keys, and the keys ever logged that are not upstream
+        now; the rest of the history is scanned, never sorted.
         """
         key = self.spec.key
         upserts, deleted = source, None
-        if known is not None and upstream_keys is not None:
+        if log is not None and upstream_keys is not None:
             if self.spec.changed_column is None:
+                known = current_state(log, key)
                 upserts = source.subtract(known.select(*source.columns))
             else:
+                known = current_state(restrict_to(log, key, source.select(key)), key)
                 upserts = source.join(known, [key, self.spec.changed_column], "left_anti")
-            deleted = known.select(key).join(upstream_keys, key, "left_anti")
+            gone = log.select(key).distinct().join(upstream_keys, key, "left_anti")
+            deleted = current_state(log.join(gone, key, "left_semi"), key).select(key)
         return as_batch(
             upserts,
             deleted,
@@ -263,7 +274,9 @@ class SourceTable(Table):
             return None
         key = self.spec.key
         log = self.read_changes().curr_data
-        changed = log.where(F.col(BATCH_ID) > then[MARK_BATCH]).select(key).distinct()
+        # Later batches are in the files added since: only their partitions are read for keys.
+        added = log.where(in_partitions(files.partitions)) if files.partition_by else log
+        changed = added.where(F.col(BATCH_ID) > then[MARK_BATCH]).select(key).distinct()
         keys = [row[0] for row in changed.collect()]
         # Kept for the plan's questions, so that none of them reads the log again.
         touched = restrict(log, key, keys).localCheckpoint()
