@@ -84,6 +84,16 @@ class Settings(BaseSettings):
         ),
     )
 
+    incremental_min_rows: int = Field(
+        default=100_000,
+        ge=0,
+        description=(
+            "Input rows below which an incremental table is rebuilt whole instead of traced: "
+            "tracing and replacing cost a few seconds of Spark jobs whatever the change, more "
+            "than recomputing a small table. 0 traces every table."
+        ),
+    )
+
     jdbc_jar: Path = Path("/usr/share/java/postgresql.jar")
 
     @classmethod

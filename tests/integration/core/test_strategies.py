@@ -268,6 +268,21 @@ def test_a_change_the_table_cannot_trace_rebuilds_it_whole(
     assert untraced.note == "users changed and untraced does not trace its changes to rows"
 
 
+def test_a_table_with_small_inputs_is_rebuilt_whole(
+    spark: SparkSession, local_settings: Settings, refreshed: Settings
+) -> None:
+    small = local_settings.model_copy(update={"incremental_min_rows": 1_000})
+    run(small, spark, DAY_ONE)
+    Users.rows[1] = (2, "b@new.io")
+
+    summary = run(small, spark, DAY_ONE)
+
+    dim = outcome(summary, "dim_buyer")
+    assert dim.strategy == "full" and "fewer than 1000 (incremental_min_rows)" in dim.note
+    assert dim.rows_changed == 3, "every buyer recomputed"
+    assert_equals_full_refresh(spark, small, refreshed, DAY_ONE)
+
+
 def test_full_refresh_rebuilds_everything(spark: SparkSession, local_settings: Settings) -> None:
     run(local_settings, spark, DAY_ONE)
 

@@ -33,6 +33,7 @@ def test_defaults() -> None:
     assert settings.storage_options() == {}
     assert settings.s3_access_key_id is None
     assert settings.spark_executor_cores is None and settings.spark_executor_memory is None
+    assert settings.incremental_min_rows == 100_000
 
 
 def test_environment_overrides_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
