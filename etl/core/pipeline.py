@@ -7,6 +7,8 @@ to a callback, which the CLI renders as progress lines and a scheduler could log
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterable
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from etl.core.errors import RainforestError
+from etl.core.quality import gx
 from etl.core.scheduler import Done, Limit, Started, run_graph
 from etl.core.table import RunContext
 
@@ -150,6 +153,7 @@ def run_pipeline(
             spark_context.setLocalProperty("spark.scheduler.pool", None)  # type: ignore[arg-type]
             spark_context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
 
+    warming = _warm_up_gx(context, plan.values())
     outcomes: dict[str, TableOutcome] = {}
     events = run_graph(
         list(plan),
@@ -177,6 +181,8 @@ def run_pipeline(
             )
         outcomes[event.name] = outcome
         _emit(on_event, TableFinished(outcome=outcome))
+    if warming is not None:
+        warming.join()
     docs = context.quality_log.publish(
         context.spark, context.lake, context.settings, run_id=context.run_id, run_ts=context.run_ts
     )
@@ -185,6 +191,23 @@ def run_pipeline(
         outcomes=tuple(outcomes[name] for name in plan),
         data_docs=docs,
     )
+
+
+def _warm_up_gx(context: RunContext, tables: Iterable[type[Table]]) -> threading.Thread | None:
+    """Start GX's first-use setup in the background when a table of the run has a GX rule."""
+    if not context.check_quality or not any(
+        rule.kind == "expectation" for table_cls in tables for rule in table_cls.spec.all_rules
+    ):
+        return None
+
+    def warm_up() -> None:
+        # A GX that cannot validate fails the table that needs it, with its message.
+        with contextlib.suppress(Exception):
+            gx.warm_up(context.spark)
+
+    thread = threading.Thread(target=warm_up, name="gx warm-up", daemon=True)
+    thread.start()
+    return thread
 
 
 def _emit(on_event: Callable[[RunEvent], None] | None, event: RunEvent) -> None:

@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from great_expectations.data_context import AbstractDataContext
     from great_expectations.data_context.store.store import DataDocsSiteConfigTypedDict
     from great_expectations.expectations import Expectation
-    from pyspark.sql import DataFrame
+    from pyspark.sql import DataFrame, SparkSession
 
     from etl.core.quality.rules import Rule, RuleResult
 
@@ -61,6 +61,16 @@ def validate_suite(
         batch = definition.get_batch(batch_parameters={"dataframe": data})
         suite = gx.ExpectationSuite(name=table, expectations=[e.copy() for e in expectations])
         return batch.validate(suite, result_format="SUMMARY")
+
+
+def warm_up(spark: SparkSession) -> None:
+    """Validate once on a one-row frame: GX's first validation in a process takes seconds
+    (imports, the context, its Spark engine's setup), which a run spends while other tables
+    build instead of on the path of the first table with a GX rule."""
+    import great_expectations.expectations as gxe
+
+    check = gxe.ExpectColumnMinToBeBetween(column="id", min_value=0)
+    validate_suite(spark.range(1), [check], table="_warm_up")
 
 
 def build_data_docs(
