@@ -411,29 +411,40 @@ class _Tracer:
 
     def _close_groups(self, values: list[object]) -> list[object]:
         """Add the rows equal, in a group rule's columns, to a row being recomputed, until no
-        more come: such rules judge a row by its group, so the whole group is judged again."""
-        rules = self.spec.rules
-        groups = [rule.groups for rule in rules if rule.groups and self.on not in rule.groups]
+        more come: such rules judge a row by its group, so the whole group is judged again.
+
+        Each round looks up only the groups of the rows the previous round added (those of
+        earlier rows found nothing new), and rules on the same columns share one lookup."""
+        groups = list(
+            dict.fromkeys(
+                rule.groups
+                for rule in self.spec.rules
+                if rule.groups and self.on not in rule.groups
+            )
+        )
         if not groups or not values:
             return values
         known = set(values)
         changed = self.changes.get(self.driving_name)
-        while True:
-            chosen = restrict(self.driving, self.on, sorted(known, key=repr))
+        # Rows since gone still held their group together: their groups are looked up once.
+        gone = changed.before if changed is not None else None
+        added = known
+        while added:
+            chosen = restrict(self.driving, self.on, sorted(added, key=repr))
             found: list[DataFrame] = []
             for columns in groups:
                 tuples = chosen.select(*columns)
-                if changed is not None:  # rows since gone still held their group together
-                    tuples = tuples.unionByName(changed.before.select(*columns))
+                if gone is not None:
+                    tuples = tuples.unionByName(gone.select(*columns))
                 tuples = F.broadcast(tuples.distinct())
                 matched = self.driving.join(
                     tuples, _null_safe(self.driving, tuples, columns), "left_semi"
                 )
                 found.append(matched.select(self.on))
-            more = set(_collect(found, self.on)) - known
-            if not more:
-                return sorted(known, key=repr)
-            known |= more
+            added = set(_collect(found, self.on)) - known
+            known |= added
+            gone = None
+        return sorted(known, key=repr)
 
 
 def restrict(rows: DataFrame, column: str, values: Sequence[object]) -> DataFrame:

@@ -1,4 +1,5 @@
-"""Upstream changes are found once per run and span, however many tables ask at once."""
+"""Upstream changes are found once per run and span, however many tables ask at once, and
+answer the same questions whether their rows are held in the driver or asked of Spark."""
 
 from __future__ import annotations
 
@@ -7,7 +8,11 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
-from etl.core.incremental import ChangesFound
+import pytest
+from pyspark.sql import SparkSession
+
+from etl.core import incremental
+from etl.core.incremental import Changes, ChangesFound
 
 
 def _slow_finder(calls: list[tuple[int, int]], span: tuple[int, int]) -> Any:
@@ -54,3 +59,31 @@ def test_a_lost_history_is_remembered_too() -> None:
     assert found.get("lake/orders", (1, 9), lost) is None
     assert calls.acquire(blocking=False)
     assert not calls.acquire(blocking=False)
+
+
+@pytest.mark.spark
+@pytest.mark.parametrize("held_rows", [20_000, 1], ids=["held in the driver", "asked of Spark"])
+def test_changes_answer_the_same_whether_held_or_asked(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch, held_rows: int
+) -> None:
+    monkeypatch.setattr(incremental, "HELD_ROWS", held_rows)
+    schema = "order_id int, buyer_id int"
+    before = spark.createDataFrame([(1, 10), (2, None), (3, 30)], schema)
+    after = spark.createDataFrame([(1, 11), (3, 30), (4, 40)], schema)
+
+    changes = Changes(before=before, after=after)
+
+    assert not changes.empty
+    assert changes.values("order_id") == {1, 2, 3, 4}
+    assert changes.values("buyer_id") == {10, 11, 30, 40}, "nulls are not values"
+    assert changes.appeared_or_gone("order_id") == {2, 4}
+
+
+@pytest.mark.spark
+def test_changes_without_rows_are_empty(spark: SparkSession) -> None:
+    nothing = spark.createDataFrame([], "order_id int")
+
+    changes = Changes(before=nothing, after=nothing)
+
+    assert changes.empty
+    assert changes.values("order_id") == set()
