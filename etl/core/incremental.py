@@ -84,6 +84,7 @@ class Table(Protocol):
     def changes_since(self, version: int) -> Changes | None: ...
     def lookup_rows(self) -> DataFrame: ...
     def size(self) -> int: ...
+    def input_rows(self) -> int | None: ...
 
 
 HELD_ROWS = 20_000
@@ -292,7 +293,7 @@ def plan_build(table: Table) -> BuildPlan:
         moved = ", ".join(changed) or "the logical date"
         return full(f"{moved} changed")
     small = context.settings.incremental_min_rows
-    inputs = sum(lake.rows(other.storage_path) for other in upstream.values())
+    inputs = table.input_rows() or 0
     if inputs < small:
         return full(f"its inputs hold {inputs} rows, fewer than {small} (incremental_min_rows)")
     changes: dict[str, Changes] = {}

@@ -205,8 +205,9 @@ class SourceTable(Table):
                 known = current_state(log, key)
                 upserts = source.subtract(known.select(*source.columns))
             else:
-                known = current_state(restrict_to(log, key, source.select(key)), key)
+                known = _state_of(log, key, source.select(key))
                 upserts = source.join(known, [key, self.spec.changed_column], "left_anti")
+            # Not broadcast like the batch's keys: a mass delete upstream can name many keys.
             gone = log.select(key).distinct().join(upstream_keys, key, "left_anti")
             deleted = current_state(log.join(gone, key, "left_semi"), key).select(key)
         return as_batch(
@@ -286,7 +287,8 @@ class SourceTable(Table):
             rows_read=files.rows,
         )
 
-    def _input_rows(self) -> int | None:
+    def input_rows(self) -> int | None:
+        """Rows this build read from upstream, not the log's: what the summary reports."""
         return self.rows_read
 
     def rows_where(self, column: str, wanted: DataFrame) -> DataFrame:
@@ -297,8 +299,7 @@ class SourceTable(Table):
         itself, and would otherwise sort every key's history to keep a few."""
         if column != self.spec.key:
             return super().rows_where(column, wanted)
-        log = restrict_to(self.read_changes().curr_data, column, wanted)
-        return current_state(log, column)
+        return _state_of(self.read_changes().curr_data, column, wanted)
 
     def lookup_rows(self) -> DataFrame:
         """Every version of every row in the log: a superset of any state, and no window to
@@ -405,6 +406,11 @@ class SourceTable(Table):
                 "without an upstream database: pass `upstream=` to the run's context."
             )
         return upstream
+
+
+def _state_of(log: DataFrame, key: str, wanted: DataFrame) -> DataFrame:
+    """The current state of the keys in `wanted` (a few), from their own log rows only."""
+    return current_state(restrict_to(log, key, wanted), key)
 
 
 def _newest(candidate: datetime | None, floor: datetime | None) -> datetime:

@@ -416,7 +416,7 @@ class Table:
         elif plan.mode == "replace":
             rows_read = plan.rows_read
         else:
-            rows_read = self._input_rows()
+            rows_read = self.input_rows()
         return replace(
             build,
             strategy=plan.label
@@ -428,8 +428,8 @@ class Table:
             up_to_date=up_to_date,
         )
 
-    def _input_rows(self) -> int | None:
-        """Rows of every upstream table, from the log's statistics: what a full build read."""
+    def input_rows(self) -> int | None:
+        """Rows of every upstream table, from the log's statistics: what a full build reads."""
         if not self.traceable:
             return None
         registry, lake = self.context.registry, self.context.lake
