@@ -26,7 +26,7 @@ from datetime import UTC, date, datetime, time
 from typing import TYPE_CHECKING, Any, ClassVar, Protocol, cast
 
 from pyspark import StorageLevel
-from pyspark.sql import DataFrame
+from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from etl.core.dataset import TABLE_LAYERS, ETLDataSet, TableLayer, TableSpec
@@ -42,7 +42,7 @@ from etl.core.incremental import (
     restrict_to,
     without,
 )
-from etl.core.lake import in_partitions
+from etl.core.lake import distinct_partitions, in_partitions
 from etl.core.quality.engine import RulesBroken, Verdict, evaluate, raise_on_failure
 from etl.core.quality.results import QualityLog, quarantine_uri, with_run
 
@@ -272,7 +272,11 @@ class Table:
         self, rows: DataFrame, plan: BuildPlan, *, marks: dict[str, int], notes: dict[str, str]
     ) -> tuple[WriteResult, Replacement]:
         """Replace the stored rows of the plan's values with `rows`, rewriting only the
-        partitions those rows were or are in (the whole table if it has no partitions)."""
+        partitions those rows were or are in (the whole table if it has no partitions).
+
+        The partitions the stored rows were in come from the log's file statistics, and the
+        stored rows kept are counted while they are written: no pass over the stored table
+        before the write."""
         lake, spec, uri = self.context.lake, self.spec, self.storage_path
         on = spec.strategy.on or ""
         partition_by = spec.partition_by
@@ -287,31 +291,26 @@ class Table:
                 notes=notes,
             )
             return written, Replacement(carried=0, partitions=len(plan.values))
-        stored = lake.read(uri)
-        kept = without(stored, on, plan.values)
+        kept = without(lake.read(uri), on, plan.values)
+        touched: list[dict[str, object]] = [{}]
         if partition_by:
-            stale = restrict(stored, on, plan.values).select(*partition_by)
-            touched = [
-                row.asDict()
-                for row in stale.unionByName(rows.select(*partition_by)).distinct().collect()
-            ]
-            kept = kept.where(in_partitions(touched))
-            carried = kept.count()
-            written = lake.write(
-                _one_file_per_partition(kept.unionByName(rows), partition_by),
-                uri,
-                mode="overwrite_partitions",
-                partition_by=partition_by,
-                replaced=touched,
-                marks=marks,
-                notes=notes,
+            arriving = (row.asDict() for row in rows.select(*partition_by).distinct().collect())
+            touched = distinct_partitions(
+                [*lake.partitions_holding(uri, on, plan.values), *arriving]
             )
-            return written, Replacement(carried=carried, partitions=len(touched))
-        carried = kept.count()
+            kept = kept.where(in_partitions(touched))
+        carried = Observation()
+        kept = kept.observe(carried, F.count(F.lit(1)).alias("rows"))
         written = lake.write(
-            kept.unionByName(rows), uri, mode="overwrite", marks=marks, notes=notes
+            _one_file_per_partition(kept.unionByName(rows), partition_by),
+            uri,
+            mode="overwrite_partitions" if partition_by else "overwrite",
+            partition_by=partition_by,
+            replaced=touched if partition_by else (),
+            marks=marks,
+            notes=notes,
         )
-        return written, Replacement(carried=carried, partitions=1)
+        return written, Replacement(carried=int(carried.get["rows"]), partitions=len(touched))
 
     def read(
         self,

@@ -14,9 +14,17 @@ from etl.core.lazy import lazy_attributes
 if TYPE_CHECKING:
     from etl.core.lake.commit import WriteMode
     from etl.core.lake.lake import FilesChanged, Lake, WriteResult, in_partitions
-    from etl.core.lake.snapshot import TableFormat
+    from etl.core.lake.snapshot import TableFormat, distinct_partitions
 
-__all__ = ["FilesChanged", "Lake", "TableFormat", "WriteMode", "WriteResult", "in_partitions"]
+__all__ = [
+    "FilesChanged",
+    "Lake",
+    "TableFormat",
+    "WriteMode",
+    "WriteResult",
+    "distinct_partitions",
+    "in_partitions",
+]
 
 _HOMES = {
     "FilesChanged": "etl.core.lake.lake",
@@ -24,6 +32,7 @@ _HOMES = {
     "WriteResult": "etl.core.lake.lake",
     "in_partitions": "etl.core.lake.lake",
     "TableFormat": "etl.core.lake.snapshot",
+    "distinct_partitions": "etl.core.lake.snapshot",
     "WriteMode": "etl.core.lake.commit",
 }
 

@@ -49,6 +49,7 @@ from etl.core.lake.snapshot import (
     history,
     load_snapshot,
     open_delta,
+    partitions_holding,
     table_exists,
     typed_partitions,
 )
@@ -170,6 +171,14 @@ class Lake:
         """Distinct partition values of the current snapshot, typed, from metadata alone."""
         snapshot = load_snapshot(uri, self._storage, table_format=table_format)
         return typed_partitions(snapshot)
+
+    def partitions_holding(
+        self, uri: str, column: str, values: Sequence[object]
+    ) -> list[dict[str, object]]:
+        """The partitions that may hold rows whose `column` is one of `values`, from the log's
+        file statistics alone (a superset: see `snapshot.partitions_holding`)."""
+        snapshot = load_snapshot(uri, self._storage, table_format="delta")
+        return partitions_holding(snapshot, column, values)
 
     def marks(
         self, uri: str, names: Sequence[str], *, version: int | None = None

@@ -6,7 +6,8 @@ folder (`table_format="parquet"`) gets a snapshot too, listed from its files.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import bisect
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -198,8 +199,51 @@ def _parquet_snapshot(uri: str, storage: Storage) -> Snapshot:
 
 def typed_partitions(snapshot: Snapshot) -> list[dict[str, object]]:
     """Distinct typed partition values of a snapshot, in a stable order."""
+    return distinct_partitions(
+        {name: file.partition.get(name) for name in snapshot.partition_by}
+        for file in snapshot.files
+    )
+
+
+def distinct_partitions(partitions: Iterable[dict[str, object]]) -> list[dict[str, object]]:
+    """Each partition once (values compared as Spark and delta-rs agree), first seen first."""
     seen: dict[tuple[object, ...], dict[str, object]] = {}
-    for file in snapshot.files:
-        values = {name: file.partition.get(name) for name in snapshot.partition_by}
-        seen.setdefault(tuple(comparable(value) for value in values.values()), values)
+    for values in partitions:
+        key = tuple((name, comparable(value)) for name, value in sorted(values.items()))
+        seen.setdefault(key, values)
     return list(seen.values())
+
+
+def partitions_holding(
+    snapshot: Snapshot, column: str, values: Sequence[object]
+) -> list[dict[str, object]]:
+    """The partitions with a file that may hold a row whose `column` is one of `values`.
+
+    Decided from each file's partition values or minimum and maximum in the log, without
+    reading a file: a superset of the partitions that hold such rows. A file without both
+    bounds (no statistics, a truncated string maximum) may hold any value, and so may every
+    file when a value is null (the log's bounds say nothing of nulls).
+    """
+    if any(value is None for value in values):
+        return typed_partitions(snapshot)
+    wanted = sorted(comparable(value) for value in values)
+    return distinct_partitions(
+        {name: file.partition.get(name) for name in snapshot.partition_by}
+        for file in snapshot.files
+        if _may_hold(file, column, wanted)
+    )
+
+
+def _may_hold(file: SnapshotFile, column: str, wanted: Sequence[object]) -> bool:
+    """Whether `file` may hold a row whose `column` is in `wanted` (sorted, no nulls)."""
+    if column in file.partition:
+        low = high = file.partition[column]
+    else:
+        low, high = file.min_values.get(column), file.max_values.get(column)
+    if low is None or high is None:
+        return True
+    try:
+        first = bisect.bisect_left(wanted, comparable(low))
+        return first < len(wanted) and wanted[first] <= comparable(high)
+    except TypeError:
+        return True
