@@ -64,10 +64,12 @@ def run_graph(
     """Run `work(name)` for every step of `order`, at most `threads` at once, none before the
     steps it `needs` (those outside `order` count as done) succeeded.
 
-    `order` is a topological order; among steps ready together, the earlier in it starts
-    first. `limits` maps a step to the group it counts against. An exception raised by
-    `work` is a bug: the steps in flight finish, no new one starts, and it propagates. An
-    interrupt (Ctrl-C) calls `cancel` first, to stop the work in flight rather than wait.
+    `order` is a topological order. Among steps ready together, the one heading the longest
+    chain of steps that wait for it starts first (the critical path first, as build tools
+    schedule: a run ends when its longest chain does), then the earlier in `order`.
+    `limits` maps a step to the group it counts against. An exception raised by `work` is a
+    bug: the steps in flight finish, no new one starts, and it propagates. An interrupt
+    (Ctrl-C) calls `cancel` first, to stop the work in flight rather than wait.
     """
     if threads < 1:
         raise ValueError(f"threads must be at least 1, not {threads}")
@@ -112,7 +114,9 @@ class _Graph:
         needs: Mapping[str, Collection[str]],
         limits: Mapping[str, Limit],
     ) -> None:
-        self.waiting = list(order)
+        chains = _longest_chains(order, needs)
+        position = {name: index for index, name in enumerate(order)}
+        self.waiting = sorted(order, key=lambda name: (-chains[name], position[name]))
         self._inside = set(order)
         self._needs = needs
         self._limits = limits
@@ -145,3 +149,18 @@ class _Graph:
         limit = self._limits.get(name)
         if limit is not None:
             self._per_group[limit.group] = self._per_group.get(limit.group, 0) + change
+
+
+def _longest_chains(order: Sequence[str], needs: Mapping[str, Collection[str]]) -> dict[str, int]:
+    """For each step, the steps on the longest path from it through the steps that need it,
+    itself included. Walks `order` backwards, so a step out of order (only in a cycle, which
+    `run_graph` then refuses) counts what is known of its chain."""
+    needed_by: dict[str, list[str]] = {name: [] for name in order}
+    for name in order:
+        for other in needs.get(name, ()):
+            if other in needed_by:
+                needed_by[other].append(name)
+    chains: dict[str, int] = {}
+    for name in reversed(order):
+        chains[name] = 1 + max((chains.get(later, 0) for later in needed_by[name]), default=0)
+    return chains

@@ -80,6 +80,16 @@ def test_one_thread_runs_the_steps_in_the_given_order() -> None:
     assert work.most_at_once == 1
 
 
+def test_the_step_heading_the_longest_chain_starts_first() -> None:
+    """With one thread, the lone step x waits although listed first: a heads a chain of four."""
+    work = Recorder(seconds=0)
+
+    events = list(run_graph(["x", *ORDER], NEEDS, work, bool, threads=1))
+
+    started = [e.name for e in events if isinstance(e, Started)]
+    assert started == ["a", "b", "c", "d", "x", "e", "f"]
+
+
 def test_a_limited_group_stays_within_its_size() -> None:
     work = Recorder(seconds=0.1)
     database = Limit(group="database", size=1)
