@@ -227,7 +227,7 @@ class SourceTable(Table):
         without a change is not committed, so readers downstream see nothing new."""
         plan = self._batch_plan()
         lake = self.context.lake
-        if not plan.full and dataset.curr_data.isEmpty():
+        if not plan.full and dataset.is_empty():
             return WriteResult(version=lake.version(self.storage_path), rows=0, files=0)
         return lake.write(
             dataset.curr_data,

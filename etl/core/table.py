@@ -459,7 +459,12 @@ class Table:
         return lambda kept: outside.unionByName(kept)
 
     def _write_verdict(self, verdict: Verdict) -> TableBuild:
-        clean = ETLDataSet(spec=self.spec, curr_data=verdict.kept, storage_path=self.storage_path)
+        clean = ETLDataSet(
+            spec=self.spec,
+            curr_data=verdict.kept,
+            storage_path=self.storage_path,
+            rows=verdict.rows_kept,
+        )
         if verdict.quarantine is None:
             written = self.write(clean)
             return TableBuild(version=written.version, rows=written.rows)

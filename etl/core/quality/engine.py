@@ -49,6 +49,8 @@ class Verdict:
     """Rows that broke a drop rule, with `failed_rules`; None when the table has no drop rules."""
     rows_in: int | None
     rows_dropped: int
+    rows_kept: int | None = None
+    """Rows to write, when counted (None for a table whose rules count nothing)."""
     results: tuple[RuleResult, ...]
     judged: DataFrame
     """The kept rows with the rules' helper columns: where examples of failures come from."""
@@ -109,6 +111,7 @@ def evaluate(
         quarantine=quarantine,
         rows_in=counts.get("_rows"),
         rows_dropped=counts.get("_dropped", 0),
+        rows_kept=counts.get("_kept"),
         results=tuple(results),
         judged=flagged.filter(kept_test),
         now=moment,
