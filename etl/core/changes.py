@@ -28,6 +28,9 @@ MARK_HIGH_WATER = "rainforest.high_water_mark"
 MARK_FULL_BATCH = "rainforest.full_batch_id"
 """The batch that last replaced the whole log with a full snapshot: a reader that consumed
 an earlier batch cannot follow the log's changes from there."""
+MARK_LIVE_KEYS = "rainforest.live_keys"
+"""Keys alive in the log's current state after the batch, or -1 where not kept: with the
+source's row count it tells whether any key was deleted upstream, without comparing keys."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -40,6 +43,8 @@ class ChangeMark:
     batch_id: int
     high_water_mark: datetime
     full_batch_id: int
+    live_keys: int | None = None
+    """Keys alive after the batch; None when unknown."""
 
     def marks(self) -> dict[str, int]:
         """As Delta app transactions, to commit with the batch."""
@@ -47,6 +52,7 @@ class ChangeMark:
             MARK_BATCH: self.batch_id,
             MARK_HIGH_WATER: to_micros(self.high_water_mark),
             MARK_FULL_BATCH: self.full_batch_id,
+            MARK_LIVE_KEYS: -1 if self.live_keys is None else self.live_keys,
         }
 
     def notes(self) -> dict[str, str]:

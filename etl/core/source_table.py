@@ -10,11 +10,13 @@ A source table file only names the upstream table and its key::
 Each run appends one batch: the rows whose `last_updated_ts` moved past the table's
 high-water mark (less a lookback for clocks that disagree and transactions that commit
 late), up to the end of the run's logical date, and a delete marker for every key that is
-gone upstream (one key-only scan of each side). The batch and the new high-water mark are one
-Delta commit, so a run that dies never skips or doubles a batch. The first run, and a run
-with `full_refresh`, take a full snapshot instead. A table without a trustworthy change
-timestamp declares `changed_column=None`: every run then reads it whole and keeps only the
-rows that differ from the log's current state.
+gone upstream. Whether any key is gone is known from counts: the keys alive in the log (a
+mark of each batch's commit) and the rows upstream; only when they disagree are the keys of
+both sides compared (one key-only scan of each). The batch, the new high-water mark and the
+live keys are one Delta commit, so a run that dies never skips or doubles a batch. The first
+run, and a run with `full_refresh`, take a full snapshot instead. A table without a
+trustworthy change timestamp declares `changed_column=None`: every run then reads it whole,
+keeps only the rows that differ from the log's current state and compares every key.
 
 Which database and schema it copies from is the run's `upstream`, resolved by whoever starts
 the run, so the same table files read a local server, a replica or a test database.
@@ -23,7 +25,7 @@ the run, so the same table files read a local server, a replica or a test databa
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import ClassVar
 
@@ -36,6 +38,7 @@ from etl.core.changes import (
     MARK_BATCH,
     MARK_FULL_BATCH,
     MARK_HIGH_WATER,
+    MARK_LIVE_KEYS,
     ChangeMark,
     as_batch,
     current_state,
@@ -43,7 +46,7 @@ from etl.core.changes import (
 )
 from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import ConfigError
-from etl.core.incremental import BuildPlan, Changes, restrict, restrict_to
+from etl.core.incremental import BuildPlan, Changes, as_frame, restrict, restrict_to
 from etl.core.lake import WriteResult, in_partitions
 from etl.core.table import Table
 from etl.core.upstream import (
@@ -121,6 +124,11 @@ class SourceTable(Table):
     """The batch this build writes; `plan` decides it from the log's marks."""
     rows_read: int | None = None
     """Rows read from upstream for the batch (the key scan for deletes aside)."""
+    probe: ChangeProbe | None = None
+    """What `plan` learned of the upstream table: its rows and the keys changed since the
+    window's end, for finding deletes."""
+    live_keys: int | None = None
+    """Keys alive in the log after this batch, when extracting found them out."""
 
     @property
     def source_name(self) -> str:
@@ -133,7 +141,7 @@ class SourceTable(Table):
         upstream = self._upstream()
         recorded = self._recorded_mark()
         previous = None if self.context.full_refresh else recorded
-        probe = self._probe(upstream, previous)
+        probe = self.probe = self._probe(upstream, previous)
         if previous is None:
             batch_id = (recorded.batch_id if recorded else 0) + 1
             self.batch = BatchPlan(
@@ -158,58 +166,51 @@ class SourceTable(Table):
         return BuildPlan(mode="full", reason="", label="changes")
 
     def extract(self) -> dict[str, DataFrame]:
-        """The changed rows, and for an incremental batch the upstream keys and the log, to find
-        deletes and rows read again."""
+        """The changed rows; for an incremental batch also the log's state of their keys (to
+        drop rows read again unchanged) and the keys gone upstream, when any is."""
         upstream = self._upstream()
         batch = self._batch_plan()
         spec = self.spec
         if batch.previous is None:
             return {"source": self._read_upstream(upstream)}
-        logged: tuple[str, ...] | None = None
+        key = spec.key
         if spec.changed_column is None:
             source = self._read_upstream(upstream)
-        else:
-            window = ChangeWindow(
-                column=spec.changed_column,
-                after=batch.previous.high_water_mark - spec.lookback,
-                until=self.context.run_date_end,
-            )
-            # Read once: the batch is compared with the log's state of its own keys, and a
-            # second read of a database that moves could see other rows.
-            source = self._read_upstream(upstream, window=window).localCheckpoint()
-            logged = (spec.key, spec.changed_column, BATCH_ID, CHANGE)
-        return {
-            "source": source,
-            "upstream_keys": self._read_upstream(upstream, columns=(spec.key,), counted=False),
-            "log": self.read_changes(columns=logged).curr_data,
-        }
+            log = self.read_changes().curr_data
+            inputs = {"source": source, "known": current_state(log, key)}
+            return {**inputs, "deleted": self._reconciled(upstream, log)}
+        window = ChangeWindow(
+            column=spec.changed_column,
+            after=batch.previous.high_water_mark - spec.lookback,
+            until=self.context.run_date_end,
+        )
+        # Read once: the batch is compared with the log's state of its own keys, and a
+        # second read of a database that moves could see other rows.
+        source = self._read_upstream(upstream, window=window).localCheckpoint()
+        logged = (key, spec.changed_column, BATCH_ID, CHANGE)
+        log = self.read_changes(columns=logged).curr_data
+        # Only the batch's keys have their state computed (a key's state depends on its own
+        # log rows alone); the rest of the history is scanned, never sorted.
+        known = _state_of(log, key, source.select(key)).localCheckpoint()
+        deleted = self._deleted(upstream, log, source, known, batch.previous.live_keys)
+        inputs = {"source": source, "known": known}
+        return inputs if deleted is None else {**inputs, "deleted": deleted}
 
     def transform(  # type: ignore[override]
         self,
         source: DataFrame,
-        upstream_keys: DataFrame | None = None,
-        log: DataFrame | None = None,
+        known: DataFrame | None = None,
+        deleted: DataFrame | None = None,
     ) -> DataFrame:
-        """The batch: rows new or changed against the `log`'s current state, and markers for
-        keys alive in it but gone upstream. Without a log (a full snapshot) every source row
-        is logged.
-
-        Only the keys concerned have their state computed (a key's state depends on its own
-        log rows alone): the batch's keys, and the keys ever logged that are not upstream
-        now; the rest of the history is scanned, never sorted.
-        """
-        key = self.spec.key
-        upserts, deleted = source, None
-        if log is not None and upstream_keys is not None:
+        """The batch: rows new or changed against the log's state of their keys (`known`), and
+        markers for the keys `deleted` upstream. Without a state (a full snapshot) every
+        source row is logged."""
+        upserts = source
+        if known is not None:
             if self.spec.changed_column is None:
-                known = current_state(log, key)
                 upserts = source.subtract(known.select(*source.columns))
             else:
-                known = _state_of(log, key, source.select(key))
-                upserts = source.join(known, [key, self.spec.changed_column], "left_anti")
-            # Not broadcast like the batch's keys: a mass delete upstream can name many keys.
-            gone = log.select(key).distinct().join(upstream_keys, key, "left_anti")
-            deleted = current_state(log.join(gone, key, "left_semi"), key).select(key)
+                upserts = source.join(known, [self.spec.key, self.spec.changed_column], "left_anti")
         return as_batch(
             upserts,
             deleted,
@@ -222,6 +223,49 @@ class SourceTable(Table):
             },
         )
 
+    def _deleted(
+        self,
+        upstream: Upstream,
+        log: DataFrame,
+        source: DataFrame,
+        known: DataFrame,
+        live_before: int | None,
+    ) -> DataFrame | None:
+        """The keys alive in the log but gone upstream; None when counts show there are none.
+
+        Every upstream row changed up to the window's end is in the log or the batch, so the
+        keys alive after the batch are the upstream rows, less those changed since the
+        window's end that the log does not know, plus the keys deleted upstream. Counting
+        both sides therefore tells how many keys are gone; only when some are (or a count is
+        unknown) are all keys compared. Records the keys alive after the batch."""
+        key = self.spec.key
+        if live_before is None:
+            live_before = current_state(log, key).count()
+        alive = live_before + source.count() - known.count()
+        probe = self.probe
+        if probe is not None and probe.keys_after is not None:
+            after = probe.keys_after
+            unknown_after = len(after)
+            if after:
+                wanted = as_frame(log, key, list(after))
+                known_after = _state_of(log, key, wanted).select(key)
+                batch_after = restrict_to(source.select(key), key, wanted)
+                unknown_after -= known_after.unionByName(batch_after).distinct().count()
+            if alive == probe.rows - unknown_after:
+                self.live_keys = alive
+                return None
+        deleted = self._reconciled(upstream, log).localCheckpoint()
+        self.live_keys = alive - deleted.count()
+        return deleted
+
+    def _reconciled(self, upstream: Upstream, log: DataFrame) -> DataFrame:
+        """The keys alive in the log that are not upstream, by comparing every key of both.
+        Not broadcast like the batch's keys: a mass delete upstream can name many keys."""
+        key = self.spec.key
+        upstream_keys = self._read_upstream(upstream, columns=(key,), counted=False)
+        gone = log.select(key).distinct().join(upstream_keys, key, "left_anti")
+        return current_state(log.join(gone, key, "left_semi"), key).select(key)
+
     def write(self, dataset: ETLDataSet) -> WriteResult:
         """Append the batch (or replace the log with a snapshot) with its marks; a batch
         without a change is not committed, so readers downstream see nothing new."""
@@ -229,12 +273,14 @@ class SourceTable(Table):
         lake = self.context.lake
         if not plan.full and dataset.is_empty():
             return WriteResult(version=lake.version(self.storage_path), rows=0, files=0)
+        # A snapshot's rows are its live keys, one each (its primary key is checked).
+        live = dataset.rows if plan.full else self.live_keys
         return lake.write(
             dataset.curr_data,
             dataset.storage_path,
             mode="overwrite" if plan.full else "append",
             partition_by=self.spec.partition_by,
-            marks=plan.mark.marks(),
+            marks=replace(plan.mark, live_keys=live).marks(),
             notes={**plan.mark.notes(), "rainforest.batch": "full" if plan.full else "changes"},
         )
 
@@ -325,13 +371,17 @@ class SourceTable(Table):
     def _recorded_mark(self) -> ChangeMark | None:
         """Where the log stands, or None when there is no log yet (or it predates marks)."""
         names = (MARK_BATCH, MARK_HIGH_WATER)
-        marks = self.context.lake.marks(self.storage_path, (*names, MARK_FULL_BATCH))
+        marks = self.context.lake.marks(
+            self.storage_path, (*names, MARK_FULL_BATCH, MARK_LIVE_KEYS)
+        )
         if not all(name in marks for name in names):
             return None
+        live = marks.get(MARK_LIVE_KEYS, -1)
         return ChangeMark(
             batch_id=marks[MARK_BATCH],
             high_water_mark=from_micros(marks[MARK_HIGH_WATER]),
             full_batch_id=marks.get(MARK_FULL_BATCH, 0),
+            live_keys=live if live >= 0 else None,
         )
 
     def _probe(self, upstream: Upstream, previous: ChangeMark | None) -> ChangeProbe | None:
@@ -341,7 +391,11 @@ class SourceTable(Table):
         if column is None:
             return None
         probe = probe_changes(
-            upstream, table=self.spec.name, column=column, until=self.context.run_date_end
+            upstream,
+            table=self.spec.name,
+            column=column,
+            until=self.context.run_date_end,
+            key=self.spec.key,
         )
         declare = (
             f'declare source_spec("{self.spec.name}", key="{self.spec.key}", '

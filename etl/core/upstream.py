@@ -118,13 +118,27 @@ class ChangeProbe:
     """The latest change of all."""
     newest_until: datetime | None = None
     """The latest change at or before the window's end: the high-water mark after extracting."""
+    rows: int = 0
+    """Rows upstream (one per key), counted in the same snapshot as `keys_after`."""
+    keys_after: tuple[object, ...] | None = ()
+    """Keys of the rows changed after the window's end; None when more than `KEYS_AFTER_MAX`."""
 
 
-def probe_changes(upstream: Upstream, *, table: str, column: str, until: datetime) -> ChangeProbe:
+KEYS_AFTER_MAX = 10_000
+"""Keys changed after the window's end that a probe lists: past it, deletes are found by
+comparing every key (see `SourceTable`)."""
+
+
+def probe_changes(
+    upstream: Upstream, *, table: str, column: str, until: datetime, key: str | None = None
+) -> ChangeProbe:
     """Whether `table` has the change timestamp `column`, how many rows lack one, its latest
-    value and its latest value up to `until`: one scan, no rows moved."""
+    value and its latest value up to `until`; its rows, and the `key`s of rows changed after
+    `until`: a scan and a lookup in one snapshot, no rows moved."""
     schema = upstream.schema
     with upstream.connect() as conn, conn.cursor() as cursor:
+        # One snapshot for both queries: the count and the keys listed must agree.
+        conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         cursor.execute(
             "SELECT 1 FROM information_schema.columns "
             "WHERE table_schema = %s AND table_name = %s AND column_name = %s",
@@ -135,12 +149,31 @@ def probe_changes(upstream: Upstream, *, table: str, column: str, until: datetim
         cursor.execute(
             sql.SQL(
                 "SELECT count(*) FILTER (WHERE {c} IS NULL), max({c}), "
-                "max({c}) FILTER (WHERE {c} <= %s) FROM {t}"
+                "max({c}) FILTER (WHERE {c} <= %s), count(*), "
+                "count(*) FILTER (WHERE {c} > %s) FROM {t}"
             ).format(c=sql.Identifier(column), t=sql.Identifier(schema, table)),
-            (until,),
+            (until, until),
         )
-        nulls, newest, newest_until = cursor.fetchone()
-    return ChangeProbe(has_column=True, nulls=nulls, newest=newest, newest_until=newest_until)
+        nulls, newest, newest_until, rows, changed_after = cursor.fetchone()
+        keys_after: tuple[object, ...] | None = None
+        if key is not None and changed_after <= KEYS_AFTER_MAX:
+            cursor.execute(
+                sql.SQL("SELECT {k} FROM {t} WHERE {c} > %s").format(
+                    k=sql.Identifier(key),
+                    c=sql.Identifier(column),
+                    t=sql.Identifier(schema, table),
+                ),
+                (until,),
+            )
+            keys_after = tuple(found for (found,) in cursor.fetchall())
+    return ChangeProbe(
+        has_column=True,
+        nulls=nulls,
+        newest=newest,
+        newest_until=newest_until,
+        rows=rows,
+        keys_after=keys_after,
+    )
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from etl.core.changes import (
     MARK_BATCH,
     MARK_FULL_BATCH,
     MARK_HIGH_WATER,
+    MARK_LIVE_KEYS,
     ChangeMark,
     as_batch,
     current_state,
@@ -70,5 +71,12 @@ def test_marks_keep_the_high_water_mark_to_the_microsecond() -> None:
         MARK_BATCH: 5,
         MARK_HIGH_WATER: to_micros(moment),
         MARK_FULL_BATCH: 1,
+        MARK_LIVE_KEYS: -1,
     }
+    assert (
+        ChangeMark(batch_id=5, high_water_mark=moment, full_batch_id=1, live_keys=0).marks()[
+            MARK_LIVE_KEYS
+        ]
+        == 0
+    ), "no key alive is a count, not unknown"
     assert mark.notes()[MARK_HIGH_WATER] == "2025-03-02T23:59:59.999999+00:00"
