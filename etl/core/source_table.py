@@ -109,6 +109,9 @@ class BatchPlan:
 
     mark: ChangeMark
     previous: ChangeMark | None = None
+    probe: ChangeProbe | None = None
+    """What planning learned of the upstream table: its rows and the keys changed since the
+    window's end, against which the log's live keys are counted to find deletes."""
 
     @property
     def full(self) -> bool:
@@ -124,9 +127,6 @@ class SourceTable(Table):
     """The batch this build writes; `plan` decides it from the log's marks."""
     rows_read: int | None = None
     """Rows read from upstream for the batch (the key scan for deletes aside)."""
-    probe: ChangeProbe | None = None
-    """What `plan` learned of the upstream table: its rows and the keys changed since the
-    window's end, for finding deletes."""
     live_keys: int | None = None
     """Keys alive in the log after this batch, when extracting found them out."""
 
@@ -141,7 +141,7 @@ class SourceTable(Table):
         upstream = self._upstream()
         recorded = self._recorded_mark()
         previous = None if self.context.full_refresh else recorded
-        probe = self.probe = self._probe(upstream, previous)
+        probe = self._probe(upstream, previous)
         if previous is None:
             batch_id = (recorded.batch_id if recorded else 0) + 1
             self.batch = BatchPlan(
@@ -162,6 +162,7 @@ class SourceTable(Table):
                 full_batch_id=previous.full_batch_id,
             ),
             previous=previous,
+            probe=probe,
         )
         return BuildPlan(mode="full", reason="", label="changes")
 
@@ -192,7 +193,7 @@ class SourceTable(Table):
         # Only the batch's keys have their state computed (a key's state depends on its own
         # log rows alone); the rest of the history is scanned, never sorted.
         known = _state_of(log, key, source.select(key)).localCheckpoint()
-        deleted = self._deleted(upstream, log, source, known, batch.previous.live_keys)
+        deleted, self.live_keys = self._deleted(upstream, log, source, known, batch)
         inputs = {"source": source, "known": known}
         return inputs if deleted is None else {**inputs, "deleted": deleted}
 
@@ -229,20 +230,22 @@ class SourceTable(Table):
         log: DataFrame,
         source: DataFrame,
         known: DataFrame,
-        live_before: int | None,
-    ) -> DataFrame | None:
-        """The keys alive in the log but gone upstream; None when counts show there are none.
+        batch: BatchPlan,
+    ) -> tuple[DataFrame | None, int]:
+        """The keys alive in the log but gone upstream (None when counts show there are none),
+        and the keys alive after the batch.
 
         Every upstream row changed up to the window's end is in the log or the batch, so the
         keys alive after the batch are the upstream rows, less those changed since the
         window's end that the log does not know, plus the keys deleted upstream. Counting
         both sides therefore tells how many keys are gone; only when some are (or a count is
-        unknown) are all keys compared. Records the keys alive after the batch."""
+        unknown) are all keys compared."""
         key = self.spec.key
+        live_before = batch.previous.live_keys if batch.previous is not None else None
         if live_before is None:
             live_before = current_state(log, key).count()
         alive = live_before + source.count() - known.count()
-        probe = self.probe
+        probe = batch.probe
         if probe is not None and probe.keys_after is not None:
             after = probe.keys_after
             unknown_after = len(after)
@@ -252,11 +255,9 @@ class SourceTable(Table):
                 batch_after = restrict_to(source.select(key), key, wanted)
                 unknown_after -= known_after.unionByName(batch_after).distinct().count()
             if alive == probe.rows - unknown_after:
-                self.live_keys = alive
-                return None
+                return None, alive
         deleted = self._reconciled(upstream, log).localCheckpoint()
-        self.live_keys = alive - deleted.count()
-        return deleted
+        return deleted, alive - deleted.count()
 
     def _reconciled(self, upstream: Upstream, log: DataFrame) -> DataFrame:
         """The keys alive in the log that are not upstream, by comparing every key of both.

@@ -120,8 +120,9 @@ class ChangeProbe:
     """The latest change at or before the window's end: the high-water mark after extracting."""
     rows: int = 0
     """Rows upstream (one per key), counted in the same snapshot as `keys_after`."""
-    keys_after: tuple[object, ...] | None = ()
-    """Keys of the rows changed after the window's end; None when more than `KEYS_AFTER_MAX`."""
+    keys_after: tuple[object, ...] | None = None
+    """Keys of the rows changed after the window's end; None when not listed (more than
+    `KEYS_AFTER_MAX`, or no key asked for)."""
 
 
 KEYS_AFTER_MAX = 10_000

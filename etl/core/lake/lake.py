@@ -43,13 +43,13 @@ from etl.core.lake.encoding import (
     parse_partition_dir,
     partition_matches,
 )
+from etl.core.lake.scan import partitions_holding
 from etl.core.lake.snapshot import (
     Snapshot,
     TableFormat,
     history,
     load_snapshot,
     open_delta,
-    partitions_holding,
     table_exists,
     typed_partitions,
 )

@@ -7,11 +7,13 @@ warehouse, see `Lake.read`); this path serves S3, catalog tables and ad-hoc
 
 from __future__ import annotations
 
+import bisect
 import datetime as dt
 import operator
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -38,7 +40,7 @@ from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
 
 from etl.core.lake.encoding import comparable
-from etl.core.lake.snapshot import Snapshot, SnapshotFile
+from etl.core.lake.snapshot import Snapshot, SnapshotFile, distinct_partitions
 from etl.core.lake.storage import Storage
 
 OPEN_COST_BYTES = 4 * 1024 * 1024
@@ -93,7 +95,8 @@ class LakeReader(DataSourceReader):
                 if kept is not None:
                     self._files = kept
                     continue
-            self._files = tuple(f for f in self._files if _may_match(pushed, f))
+            may_match = _statistics_test(pushed)
+            self._files = tuple(f for f in self._files if may_match(f))
             yield pushed
 
     def partitions(self) -> Sequence[InputPartition]:
@@ -201,18 +204,81 @@ def _kind(value: object) -> str:
     return type(value).__name__
 
 
-def _may_match(pushed: Filter, file: SnapshotFile) -> bool:
-    """False only when the file's min/max statistics prove no row satisfies `pushed`."""
+def partitions_holding(
+    snapshot: Snapshot, column: str, values: Sequence[object]
+) -> list[dict[str, object]]:
+    """The partitions with a file that may hold a row whose `column` is one of `values`.
+
+    Decided as a scan filtered to those values skips files: on partition values, or on each
+    file's minimum and maximum in the log, without reading a file. A superset of the
+    partitions that hold such rows.
+    """
+    pushed = In((column,), tuple(values))
+    files: Sequence[SnapshotFile] | None = None
+    if column in snapshot.partition_by:
+        files = _keep_partition_matches(snapshot.files, pushed)
+    if files is None:
+        may_match = _statistics_test(pushed)
+        files = [file for file in snapshot.files if may_match(file)]
+    return distinct_partitions(
+        {name: file.partition.get(name) for name in snapshot.partition_by} for file in files
+    )
+
+
+def _statistics_test(pushed: Filter) -> Callable[[SnapshotFile], bool]:
+    """A test that is False only when a file's min/max statistics prove no row satisfies
+    `pushed`. An `In` list is sorted once: each file then costs a binary search, not a
+    comparison per value (a replacing build asks about tens of thousands of keys)."""
     attribute = getattr(pushed, "attribute", ())
-    if len(attribute) != 1 or not isinstance(pushed, (*_COMPARISONS, In)):
-        return True
-    low = comparable(file.min_values.get(attribute[0]))
-    high = comparable(file.max_values.get(attribute[0]))
+    if len(attribute) != 1:
+        return _may_hold_anything
+    if isinstance(pushed, In):
+        return _within_any(attribute[0], pushed.value)
+    if isinstance(pushed, tuple(_COMPARISONS)):
+        return lambda file: _may_match(pushed, file)
+    return _may_hold_anything
+
+
+def _may_hold_anything(file: SnapshotFile) -> bool:
+    return True
+
+
+def _within_any(column: str, values: Sequence[object]) -> Callable[[SnapshotFile], bool]:
+    """A test of whether any of `values` lies within a file's bounds of `column`."""
+    wanted = [comparable(value) for value in values]
+    if any(value is None for value in wanted):
+        return _may_hold_anything
+    try:
+        wanted.sort()  # type: ignore[call-overload]
+    except TypeError:
+        return _may_hold_anything
+
+    def test(file: SnapshotFile) -> bool:
+        low, high = _bounds(file, column)
+        try:
+            first = 0 if low is None else bisect.bisect_left(wanted, low)
+            return first < len(wanted) and (high is None or wanted[first] <= high)  # type: ignore[operator]
+        except TypeError:
+            return True
+
+    return test
+
+
+def _bounds(file: SnapshotFile, column: str) -> tuple[Any, Any]:
+    """A file's minimum and maximum of `column` (None where unknown), widened by what the
+    statistics may have cut off."""
+    low = comparable(file.min_values.get(column))
+    high = comparable(file.max_values.get(column))
     if isinstance(high, dt.datetime):
         high += _STATS_TIMESTAMP_SLACK
-    wanted = [pushed.value] if not isinstance(pushed, In) else list(pushed.value)
+    return low, high
+
+
+def _may_match(pushed: Filter, file: SnapshotFile) -> bool:
+    """False only when the file's min/max statistics prove no row satisfies the comparison."""
+    low, high = _bounds(file, pushed.attribute[0])
     try:
-        return any(_in_range(pushed, comparable(value), low, high) for value in wanted)
+        return _in_range(pushed, comparable(pushed.value), low, high)
     except TypeError:
         return True
 
@@ -220,7 +286,7 @@ def _may_match(pushed: Filter, file: SnapshotFile) -> bool:
 def _in_range(pushed: Filter, value: object, low: object, high: object) -> bool:
     if value is None:
         return True
-    if isinstance(pushed, EqualTo | In):
+    if isinstance(pushed, EqualTo):
         return (low is None or low <= value) and (high is None or value <= high)  # type: ignore[operator]
     if isinstance(pushed, GreaterThan):
         return high is None or high > value  # type: ignore[operator]

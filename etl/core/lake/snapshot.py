@@ -6,7 +6,6 @@ folder (`table_format="parquet"`) gets a snapshot too, listed from its files.
 
 from __future__ import annotations
 
-import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -212,38 +211,3 @@ def distinct_partitions(partitions: Iterable[dict[str, object]]) -> list[dict[st
         key = tuple((name, comparable(value)) for name, value in sorted(values.items()))
         seen.setdefault(key, values)
     return list(seen.values())
-
-
-def partitions_holding(
-    snapshot: Snapshot, column: str, values: Sequence[object]
-) -> list[dict[str, object]]:
-    """The partitions with a file that may hold a row whose `column` is one of `values`.
-
-    Decided from each file's partition values or minimum and maximum in the log, without
-    reading a file: a superset of the partitions that hold such rows. A file without both
-    bounds (no statistics, a truncated string maximum) may hold any value, and so may every
-    file when a value is null (the log's bounds say nothing of nulls).
-    """
-    if any(value is None for value in values):
-        return typed_partitions(snapshot)
-    wanted = sorted(comparable(value) for value in values)
-    return distinct_partitions(
-        {name: file.partition.get(name) for name in snapshot.partition_by}
-        for file in snapshot.files
-        if _may_hold(file, column, wanted)
-    )
-
-
-def _may_hold(file: SnapshotFile, column: str, wanted: Sequence[object]) -> bool:
-    """Whether `file` may hold a row whose `column` is in `wanted` (sorted, no nulls)."""
-    if column in file.partition:
-        low = high = file.partition[column]
-    else:
-        low, high = file.min_values.get(column), file.max_values.get(column)
-    if low is None or high is None:
-        return True
-    try:
-        first = bisect.bisect_left(wanted, comparable(low))
-        return first < len(wanted) and wanted[first] <= comparable(high)
-    except TypeError:
-        return True

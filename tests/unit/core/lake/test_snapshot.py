@@ -6,7 +6,8 @@ import datetime as dt
 
 import pyarrow as pa
 
-from etl.core.lake.snapshot import Snapshot, SnapshotFile, distinct_partitions, partitions_holding
+from etl.core.lake.scan import partitions_holding
+from etl.core.lake.snapshot import Snapshot, SnapshotFile, distinct_partitions
 
 DAY_1, DAY_2, DAY_3 = dt.date(2024, 1, 1), dt.date(2024, 1, 2), dt.date(2024, 1, 3)
 
