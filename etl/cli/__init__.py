@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from etl.cli import db, dq, stack
+from etl.cli import db, dq, runs, stack
 from etl.cli._output import console, exits_cleanly, print_table
 from etl.cli._wiring import open_catalog, upstream
 from etl.cli.datagen import datagen
@@ -26,6 +26,7 @@ app = typer.Typer(
 )
 app.add_typer(db.app, name="db", help="The local upstream Postgres server.")
 app.add_typer(dq.app, name="dq")
+app.add_typer(runs.app, name="runs")
 app.add_typer(stack.app, name="stack", help="The native Spark cluster with S3 and Postgres.")
 app.command()(datagen)
 app.command()(sql)

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 from rich.markup import escape
+from rich.table import Table as RichTable
 
 from etl.core.errors import RainforestError
 
@@ -34,6 +35,19 @@ def exits_cleanly(command: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(1) from None
 
     return wrapper
+
+
+def print_whole(table: RichTable, output: Console = console) -> None:
+    """Print a rich table; to a pipe or a log, which has no width to fit, with whole rows
+    rather than cut names."""
+    width = output.width
+    if not output.is_terminal:
+        natural = table.__rich_measure__(output, output.options.update(max_width=1000))
+        output.width = max(width, natural.maximum)
+    try:
+        output.print(table)
+    finally:
+        output.width = width
 
 
 def print_table(result: DataFrame, max_rows: int) -> bool:

@@ -8,6 +8,7 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
+from etl.cli._output import print_whole
 from etl.core.pipeline import TableFinished, TableStarted
 
 if TYPE_CHECKING:
@@ -74,16 +75,7 @@ class ProgressPrinter:
                 "" if o.version is None else str(o.version),
                 "up to date" if o.up_to_date else o.status,
             )
-        # A pipe or a log has no width to fit: print whole rows rather than cut names.
-        console = self.console
-        width = console.width
-        if not console.is_terminal:
-            natural = table.__rich_measure__(console, console.options.update(max_width=1000))
-            console.width = max(width, natural.maximum)
-        try:
-            console.print(table)
-        finally:
-            console.width = width
+        print_whole(table, self.console)
         if summary.data_docs is not None:
             self.console.print(
                 f"Quality results: ops/dq_results (`rainforest dq`); Data Docs: {summary.data_docs}"

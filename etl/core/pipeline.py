@@ -11,14 +11,16 @@ import contextlib
 import threading
 import time
 import uuid
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from etl.core.errors import RainforestError
 from etl.core.quality import gx
+from etl.core.quality.results import QualityLog, QualityResults
+from etl.core.runlog import LoggedTable, RunLog
 from etl.core.scheduler import Done, Limit, Started, run_graph
 from etl.core.table import RunContext
 
@@ -56,6 +58,12 @@ class TableOutcome:
     note: str = ""
     """Why a build was whole, or that the table was up to date."""
     up_to_date: bool = False
+    versions_read: Mapping[str, int] = field(default_factory=dict)
+    """Upstream lake table (qualified name) -> the Delta version the build read."""
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    error_class: str = ""
+    """The exception's class, for a failed build."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -104,6 +112,8 @@ def new_context(
     today, UTC), whether it rebuilds from scratch, and the lake of `settings`."""
     from etl.core.lake import Lake
 
+    run_id = uuid.uuid4().hex[:12]
+    run_ts = datetime.now(UTC).replace(microsecond=0)
     return RunContext(
         spark=spark,
         settings=settings,
@@ -112,8 +122,17 @@ def new_context(
         upstream=upstream,
         logical_date=logical_date,
         full_refresh=full_refresh,
-        run_id=uuid.uuid4().hex[:12],
-        run_ts=datetime.now(UTC).replace(microsecond=0),
+        run_id=run_id,
+        run_ts=run_ts,
+        run_log=RunLog.of_run(
+            settings,
+            run_id=run_id,
+            logical_date=logical_date or run_ts.date(),
+            full_refresh=full_refresh,
+        ),
+        quality_log=QualityLog(
+            destination=QualityResults.of_run(settings, run_id=run_id, run_ts=run_ts)
+        ),
     )
 
 
@@ -130,10 +149,11 @@ def run_pipeline(
     once, each as soon as its upstream tables are built, each a Spark job group in a FAIR
     scheduler pool of its own; source tables reading the upstream database at once stay
     within the setting `upstream_connections`. Errors a user can cause (`RainforestError`)
-    become a failed outcome with their message; anything else is a bug and propagates. At the
-    end, the quality results of every checked table are appended to `ops/dq_results` and
-    rendered as Data Docs. `on_event` hears of every table's start and finish, on the
-    caller's thread; the summary lists the tables in build order.
+    become a failed outcome with their message; anything else is a bug and propagates, after
+    it is recorded. Each table's outcome goes to the run log (`ops/runs`) and its quality
+    results to `ops/dq_results` as soon as it ends, so a killed run still shows what it
+    finished; the run's Data Docs are rendered at the end. `on_event` hears of every table's
+    start and finish, on the caller's thread; the summary lists the tables in build order.
     """
     plan = {table_cls.spec.name: table_cls for table_cls in context.registry.build_order(targets)}
     spark_context = context.spark.sparkContext
@@ -148,7 +168,7 @@ def run_pipeline(
         spark_context.setLocalProperty("spark.scheduler.pool", spec.qualified_name)
         spark_context.setJobGroup(spec.qualified_name, f"build {spec.qualified_name}")
         try:
-            return _build(plan[name](context))
+            return _recorded(context.run_log, _build(plan[name](context)))
         finally:
             spark_context.setLocalProperty("spark.scheduler.pool", None)  # type: ignore[arg-type]
             spark_context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
@@ -173,18 +193,24 @@ def run_pipeline(
             outcome = event.result
         else:
             spec = plan[event.name].spec
-            outcome = TableOutcome(
-                name=spec.name,
-                layer=spec.placed_layer,
-                status="skipped",
-                message=f"upstream {', '.join(event.failed)} did not build",
+            now = datetime.now(UTC)
+            outcome = _recorded(
+                context.run_log,
+                TableOutcome(
+                    name=spec.name,
+                    layer=spec.placed_layer,
+                    status="skipped",
+                    message=f"upstream {', '.join(event.failed)} did not build",
+                    started_at=now,
+                    finished_at=now,
+                ),
             )
         outcomes[event.name] = outcome
         _emit(on_event, TableFinished(outcome=outcome))
     if warming is not None:
         warming.join()
     docs = context.quality_log.publish(
-        context.spark, context.lake, context.settings, run_id=context.run_id, run_ts=context.run_ts
+        context.settings, run_id=context.run_id, run_ts=context.run_ts
     )
     return RunSummary(
         run_id=context.run_id,
@@ -215,30 +241,81 @@ def _emit(on_event: Callable[[RunEvent], None] | None, event: RunEvent) -> None:
         on_event(event)
 
 
-def _build(table: Table) -> TableOutcome:
-    spec = table.spec
-    started = time.perf_counter()
+def _recorded(run_log: RunLog | None, outcome: TableOutcome) -> TableOutcome:
+    """`outcome`, after its row is in the run log; a log that cannot be written does not undo
+    the build, it becomes the outcome's warning."""
+    if run_log is None:
+        return outcome
     try:
-        result = table.run()
+        run_log.append(_logged(run_log, outcome))
     except RainforestError as error:
+        warning = f"not recorded in the run log {run_log.uri}: {error}"
+        return replace(outcome, warnings=(*outcome.warnings, warning))
+    return outcome
+
+
+def _logged(run_log: RunLog, outcome: TableOutcome) -> LoggedTable:
+    """`outcome` as a row of the run log."""
+    return LoggedTable(
+        run_id=run_log.run_id,
+        logical_date=run_log.logical_date,
+        full_refresh=run_log.full_refresh,
+        table=f"{outcome.layer}.{outcome.name}",
+        strategy=outcome.strategy or None,
+        status=outcome.status,
+        rows_read=outcome.rows_read,
+        rows_in=outcome.rows_in,
+        rows_written=outcome.rows,
+        rows_changed=outcome.rows_changed,
+        rows_quarantined=outcome.rows_quarantined if outcome.rows is not None else None,
+        partitions_replaced=outcome.partitions_replaced,
+        versions_read=dict(outcome.versions_read),
+        version_written=outcome.version,
+        started_at=outcome.started_at,
+        finished_at=outcome.finished_at,
+        seconds=round(outcome.seconds, 3),
+        error_class=outcome.error_class or None,
+        error_message=outcome.message if outcome.status == "failed" else None,
+        note=outcome.note or (outcome.message if outcome.status == "skipped" else None),
+        warnings=outcome.warnings,
+    )
+
+
+def _build(table: Table) -> TableOutcome:
+    """Run `table`'s build; a user's error becomes a failed outcome, a bug is recorded in the
+    run log and raised."""
+    spec = table.spec
+    started_at = datetime.now(UTC)
+    started = time.perf_counter()
+
+    def ended(status: Status, error: BaseException | None = None) -> TableOutcome:
+        plan = table.build_plan
         return TableOutcome(
             name=spec.name,
             layer=spec.placed_layer,
-            status="failed",
+            status=status,
             seconds=time.perf_counter() - started,
-            message=str(error),
             warnings=tuple(table.warnings),
+            versions_read=dict(plan.consumed) if plan is not None else {},
+            started_at=started_at,
+            finished_at=datetime.now(UTC),
+            error_class="" if error is None else type(error).__name__,
+            message="" if error is None else str(error),
         )
-    return TableOutcome(
-        name=spec.name,
-        layer=spec.placed_layer,
-        status="ok",
+
+    try:
+        result = table.run()
+    except RainforestError as error:
+        return ended("failed", error)
+    except Exception as error:
+        _recorded(table.context.run_log, ended("failed", error))
+        raise
+    return replace(
+        ended("ok"),
         rows=result.rows,
-        seconds=time.perf_counter() - started,
         version=result.version,
         rows_in=result.rows_in,
         rows_quarantined=result.rows_quarantined,
-        warnings=tuple(table.warnings),
         strategy=result.strategy,
         rows_read=result.rows_read,
         rows_changed=result.rows_changed,

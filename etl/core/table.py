@@ -50,6 +50,7 @@ if TYPE_CHECKING:
     from pyspark.sql import SparkSession
 
     from etl.core.lake import Lake, WriteResult
+    from etl.core.runlog import RunLog
     from etl.core.settings import Settings
     from etl.core.upstream import Upstream
 
@@ -90,6 +91,8 @@ class RunContext:
     check_quality: bool = True
     quality_log: QualityLog = field(default_factory=QualityLog)
     changes_found: ChangesFound = field(default_factory=ChangesFound)
+    run_log: RunLog | None = None
+    """Where each table's outcome is recorded as it ends (`new_context` sets `ops/runs`)."""
 
     @property
     def run_date(self) -> date:

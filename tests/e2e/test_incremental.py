@@ -28,6 +28,7 @@ from datagen import advance, generate
 from datagen.load import Generation
 from etl.core.pipeline import new_context, run_pipeline
 from etl.core.registry import Registry
+from etl.core.runlog import read_run_log
 from etl.core.source_table import SourceTable
 from etl.core.table import RunContext
 from etl.core.upstream import connect
@@ -120,6 +121,11 @@ def _killed_midway(shop: Shop, day: date) -> None:
             break
     run.wait(timeout=60)
     assert run.returncode == -signal.SIGKILL, "".join(seen)
+    finished = {line.split()[1] for line in seen if line.startswith("✓ ")}
+    logged = read_run_log(pipeline_settings(shop.folder / "incremental"))
+    killed = logged[-1].run_id
+    in_log = {row.table for row in logged if row.run_id == killed and row.status == "ok"}
+    assert finished and finished <= in_log, "the run log keeps what a killed run finished"
 
 
 def _cli_env(shop: Shop, warehouse: str) -> dict[str, str]:

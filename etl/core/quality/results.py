@@ -1,31 +1,45 @@
 """Where quality outcomes go: `<warehouse>/ops/dq_results`, the quarantine tables, Data Docs.
 
-A run collects every table's results in its `QualityLog` and publishes them once at its end:
-one append to `ops/dq_results` and one Data Docs build, rather than a small write per table.
+A table's results are appended to `ops/dq_results` as soon as its rules are checked, so a run
+that is killed keeps the results of every table it checked; the run's Data Docs are built
+once at its end, from the results its `QualityLog` collected.
 """
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from etl.core.lake.storage import local_path
+import pyarrow as pa
+
+from etl.core.lake.records import append_records
+from etl.core.lake.storage import Storage, local_path
 
 if TYPE_CHECKING:
-    from pyspark.sql import DataFrame, SparkSession
+    from pyspark.sql import DataFrame
 
-    from etl.core.lake import Lake
     from etl.core.quality.rules import Rule, RuleResult
     from etl.core.settings import Settings
 
 RESULTS_TABLE = "dq_results"
-RESULTS_SCHEMA = (
-    "run_id string, run_ts timestamp, table string, rule string, severity string, "
-    "expectation string, success boolean, observed_value string, unexpected_count bigint, "
-    "element_count bigint, description string"
+RESULTS_SCHEMA = pa.schema(
+    [
+        ("run_id", pa.string()),
+        ("run_ts", pa.timestamp("us", tz="UTC")),
+        ("table", pa.string()),
+        ("rule", pa.string()),
+        ("severity", pa.string()),
+        ("expectation", pa.string()),
+        ("success", pa.bool_()),
+        ("observed_value", pa.string()),
+        ("unexpected_count", pa.int64()),
+        ("element_count", pa.int64()),
+        ("description", pa.string()),
+    ]
 )
 RUN_ID = "dq_run_id"
 RUN_TS = "dq_run_ts"
@@ -46,35 +60,71 @@ def data_docs_folder(settings: Settings) -> Path:
     return settings.state_dir / "data_docs"
 
 
+@dataclass(frozen=True, kw_only=True)
+class QualityResults:
+    """Appends one run's rule results to `ops/dq_results`, a commit per table, written in
+    the driver (see `etl.core.lake.records`); tables checked at the same moment commit one
+    after the other."""
+
+    uri: str
+    storage: Storage
+    run_id: str
+    run_ts: datetime
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
+
+    @classmethod
+    def of_run(cls, settings: Settings, *, run_id: str, run_ts: datetime) -> QualityResults:
+        return cls(
+            uri=results_uri(settings),
+            storage=Storage.from_settings(settings),
+            run_id=run_id,
+            run_ts=run_ts,
+        )
+
+    def append(self, table: str, results: Sequence[RuleResult]) -> None:
+        if not results:
+            return
+        rows = [self._row(result) for result in results]
+        with self._lock:
+            append_records(
+                self.uri,
+                self.storage,
+                pa.Table.from_pylist(rows, schema=RESULTS_SCHEMA),
+                notes={"rainforest.run_id": self.run_id, "rainforest.table": table},
+            )
+
+    def _row(self, result: RuleResult) -> dict[str, object]:
+        fields = asdict(result)
+        named = {name: fields[name] for name in RESULTS_SCHEMA.names if name in fields}
+        return {"run_id": self.run_id, "run_ts": self.run_ts, **named}
+
+
 @dataclass
 class QualityLog:
-    """Every table's rules and results of one run, published together at its end."""
+    """Every table's rules and results of one run: each table's results go to `destination`
+    when they are known, and the run's Data Docs are built from all of them at its end."""
 
     tables: list[tuple[str, tuple[Rule, ...], tuple[RuleResult, ...]]] = field(default_factory=list)
+    destination: QualityResults | None = None
 
     def add(self, table: str, rules: Sequence[Rule], results: Sequence[RuleResult]) -> None:
+        """Keep `table`'s results for the Data Docs and append them to `destination`.
+
+        Raises `LakeWriteError` when they cannot be appended: a table whose checks leave no
+        record must not pass as checked."""
         self.tables.append((table, tuple(rules), tuple(results)))
+        if self.destination is not None:
+            self.destination.append(table, results)
 
     def results(self) -> list[RuleResult]:
         return [result for _, _, results in self.tables for result in results]
 
-    def publish(
-        self,
-        spark: SparkSession,
-        lake: Lake,
-        settings: Settings,
-        *,
-        run_id: str,
-        run_ts: datetime,
-    ) -> Path | None:
-        """Append the results to `ops/dq_results` and build Data Docs; returns the docs index."""
+    def publish(self, settings: Settings, *, run_id: str, run_ts: datetime) -> Path | None:
+        """Build the run's Data Docs; returns their index (None when no rule was checked)."""
         if not self.tables:
             return None
         from etl.core.quality.gx import build_data_docs
 
-        rows = [(run_id, run_ts, *_values(result)) for result in self.results()]
-        results = spark.createDataFrame(rows, RESULTS_SCHEMA)
-        lake.write(results, results_uri(settings), mode="append")
         tables, self.tables = self.tables, []
         return build_data_docs(data_docs_folder(settings), tables, run_id=run_id, run_ts=run_ts)
 
@@ -84,21 +134,3 @@ def with_run(quarantine: DataFrame, *, run_id: str, run_ts: datetime) -> DataFra
     from pyspark.sql import functions as F
 
     return quarantine.withColumns({RUN_ID: F.lit(run_id), RUN_TS: F.lit(run_ts).cast("timestamp")})
-
-
-def _values(result: RuleResult) -> tuple[object, ...]:
-    fields = asdict(result)
-    return tuple(
-        fields[name]
-        for name in (
-            "table",
-            "rule",
-            "severity",
-            "expectation",
-            "success",
-            "observed_value",
-            "unexpected_count",
-            "element_count",
-            "description",
-        )
-    )
