@@ -5,7 +5,7 @@ from __future__ import annotations
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
 
-from etl.core import Table, TableSpec, by_date, mean_between
+from etl.core import Table, TableSpec, between, by_date
 from etl.tables.gold._money import mean_usd
 
 
@@ -23,7 +23,11 @@ class DailyOrderMetrics(Table):
         primary_keys=("order_date",),
         upstream=("fact_orders",),
         strategy=by_date("order_date"),
-        rules=(mean_between("mean_revenue", max_value=100_000, name="mean_revenue_plausible"),),
+        rules=(
+            between(
+                "mean_revenue", max_value=100_000, severity="fail", name="mean_revenue_plausible"
+            ),
+        ),
     )
 
     def transform(self, fact_orders: DataFrame) -> DataFrame:

@@ -8,6 +8,8 @@ from decimal import Decimal
 import pytest
 from pyspark.sql import SparkSession
 
+from etl.core.dataset import ETLDataSet
+from etl.core.quality.engine import RulesBroken
 from etl.tables.gold.daily_order_metrics import DailyOrderMetrics
 from tests.unit.tables.frames import NO_CONTEXT, collect, silver, ts, types
 
@@ -76,3 +78,15 @@ def test_count_total_and_mean_per_day(spark: SparkSession) -> None:
             "mean_revenue": Decimal("1.50"),
         },
     ]
+
+
+def test_one_implausible_day_fails_the_table(spark: SparkSession) -> None:
+    """A day whose mean is 150,000 USD among ordinary days breaks the rule, although the mean
+    of the daily means (16,675 USD) would not."""
+    ordinary = [order(n, n, "10.00") for n in range(2, 10)]
+    fact_orders = silver(spark, "fact_orders", [order(1, 1, "150000.00"), *ordinary])
+    metrics = DailyOrderMetrics(NO_CONTEXT)
+    out = metrics.transform(fact_orders=fact_orders)
+
+    with pytest.raises(RulesBroken, match=r"1 rows break rule mean_revenue_plausible .*150000"):
+        metrics.validate(ETLDataSet(spec=metrics.spec, curr_data=out, storage_path="unused"))
