@@ -21,16 +21,16 @@ def results(ctx: typer.Context) -> None:
     """Print every rule's result of the last run that checked rules."""
     if ctx.invoked_subcommand is not None:
         return
-    from deltalake import DeltaTable
-
     from etl.core.errors import TableNotFoundError
+    from etl.core.lake.records import read_records
+    from etl.core.lake.storage import Storage
     from etl.core.quality.results import results_uri
 
     settings = ServiceSettings.load()
     uri = results_uri(settings)
-    if not DeltaTable.is_deltatable(uri, storage_options=settings.storage_options()):
+    rows = read_records(uri, Storage.from_settings(settings))
+    if rows is None:
         raise TableNotFoundError(f"No quality results at {uri} yet: run `rainforest run` first.")
-    rows = DeltaTable(uri, storage_options=settings.storage_options()).to_pyarrow_table()
     records = rows.to_pylist()
     last = max(records, key=lambda r: (r["run_ts"], r["run_id"]))
     shown = [r for r in records if r["run_id"] == last["run_id"]]
