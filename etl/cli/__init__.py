@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, datetime, timedelta
+from enum import StrEnum
 from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from etl.cli import db, dq, runs, stack
-from etl.cli._output import console, exits_cleanly, print_table
+from etl.cli._output import console, error_console, exits_cleanly, print_table
 from etl.cli._wiring import open_catalog, upstream
 from etl.cli.datagen import datagen
 from etl.cli.serve import serve
@@ -43,6 +44,22 @@ Threads = Annotated[
 ]
 
 
+class LogFormat(StrEnum):
+    text = "text"
+    json = "json"
+
+
+LogFormatOption = Annotated[
+    LogFormat,
+    typer.Option(
+        "--log-format",
+        help="text: progress lines and a summary for people; json: one JSON object per line "
+        "for each table's start and finish and the run's end, for schedulers (other messages "
+        "go to stderr).",
+    ),
+]
+
+
 @app.command()
 @exits_cleanly
 def run(
@@ -73,6 +90,7 @@ def run(
         ),
     ] = False,
     threads: Threads = None,
+    log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Build tables in dependency order, each once, and print a per-table summary.
 
@@ -80,7 +98,9 @@ def run(
     the other tables rebuild only what those changes touch (their strategy), or nothing.
     """
     day = logical_date.date() if logical_date else None
-    spark = _run_days(tables or [], [day], full_refresh=full_refresh, threads=threads)
+    spark = _run_days(
+        tables or [], [day], full_refresh=full_refresh, threads=threads, log_format=log_format
+    )
     if show:
         settings = ServiceSettings.load()
         catalog = open_catalog(spark, settings)
@@ -106,6 +126,7 @@ def backfill(
         typer.Argument(help="Tables to build, with what they need; none means every table."),
     ] = None,
     threads: Threads = None,
+    log_format: LogFormatOption = LogFormat.text,
 ) -> None:
     """Run every day from --from to --to in order, as `rainforest run --date` would.
 
@@ -119,15 +140,20 @@ def backfill(
             param_hint="--from",
         )
     days = [(first + timedelta(days=n)).date() for n in range((last - first).days + 1)]
-    _run_days(tables or [], days, full_refresh=False, threads=threads)
+    _run_days(tables or [], days, full_refresh=False, threads=threads, log_format=log_format)
 
 
 def _run_days(
-    tables: list[str], days: list[date | None], *, full_refresh: bool, threads: int | None
+    tables: list[str],
+    days: list[date | None],
+    *,
+    full_refresh: bool,
+    threads: int | None,
+    log_format: LogFormat,
 ) -> SparkSession:
     """Run `tables` (and what they need) once per day of `days`, stopping at the first failed
-    day with exit code 1; the Spark session, for what the caller does next."""
-    from etl.cli._progress import ProgressPrinter
+    day with the run's exit code; the Spark session, for what the caller does next."""
+    from etl.cli._progress import JsonEventPrinter, ProgressPrinter
     from etl.core.pipeline import new_context, run_pipeline
     from etl.core.session import build_session
 
@@ -135,11 +161,13 @@ def _run_days(
     registry = Registry.discover()
     plan = registry.build_order(tables)
     source = upstream(settings)
-    console.print(f"Building {len(plan)} tables into {settings.warehouse_uri}")
+    # With JSON events, stdout carries nothing else.
+    say = console if log_format is LogFormat.text else error_console
+    say.print(f"Building {len(plan)} tables into {settings.warehouse_uri}")
     spark = build_session(settings)
     for day in days:
         if len(days) > 1:
-            console.print(f"\n[bold]{day}[/]")
+            say.print(f"\n[bold]{day}[/]")
         context = new_context(
             spark,
             settings,
@@ -148,7 +176,11 @@ def _run_days(
             logical_date=day,
             full_refresh=full_refresh,
         )
-        printer = ProgressPrinter(console)
+        printer: ProgressPrinter | JsonEventPrinter = (
+            ProgressPrinter(console)
+            if log_format is LogFormat.text
+            else JsonEventPrinter(run_id=context.run_id, logical_date=context.run_date)
+        )
         try:
             summary = run_pipeline(context, tables, on_event=printer, threads=threads)
         finally:
@@ -156,8 +188,8 @@ def _run_days(
         printer.summary(summary)
         if not summary.ok:
             failed = ", ".join(o.name for o in summary.failures())
-            console.print(f"[red]Run {summary.run_id} failed: {failed}[/]")
-            raise typer.Exit(1)
+            say.print(f"[red]Run {summary.run_id} failed: {failed}[/]")
+            raise typer.Exit(summary.exit_code)
     return spark
 
 

@@ -24,7 +24,7 @@ R = TypeVar("R")
 
 
 def exits_cleanly(command: Callable[P, R]) -> Callable[P, R]:
-    """Turn an error the user can fix into its message and exit code 1."""
+    """Turn an error the user can fix into its message and its exit code (see `etl.core.errors`)."""
 
     @functools.wraps(command)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -32,7 +32,7 @@ def exits_cleanly(command: Callable[P, R]) -> Callable[P, R]:
             return command(*args, **kwargs)
         except RainforestError as error:
             error_console.print("[red]error:[/]", escape(str(error)))
-            raise typer.Exit(1) from None
+            raise typer.Exit(error.exit_code) from None
 
     return wrapper
 

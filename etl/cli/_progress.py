@@ -1,8 +1,13 @@
-"""Renders a run's events: a line per finished table, the table in flight, then a summary."""
+"""Renders a run's events: for people, a line per finished table, the tables in flight, then a
+summary; for schedulers, one JSON object per event."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+import json
+import sys
+from collections import Counter
+from datetime import UTC, date, datetime
+from typing import TYPE_CHECKING, ClassVar, TextIO
 
 from rich.console import Console
 from rich.markup import escape
@@ -123,3 +128,54 @@ class ProgressPrinter:
 
 def _count(value: int | None) -> str:
     return "" if value is None else f"{value:,}"
+
+
+class JsonEventPrinter:
+    """Prints one JSON object per line for each table's start and finish and the run's end,
+    for schedulers and log collectors (`--log-format json`); nothing else goes to stdout."""
+
+    def __init__(self, *, run_id: str, logical_date: date, output: TextIO | None = None) -> None:
+        self._run = {"run_id": run_id, "logical_date": logical_date.isoformat()}
+        self._output = output or sys.stdout
+
+    def __call__(self, event: RunEvent) -> None:
+        if isinstance(event, TableStarted):
+            self._emit("table_started", table=f"{event.layer}.{event.name}")
+        elif isinstance(event, TableFinished):
+            o = event.outcome
+            self._emit(
+                "table_finished",
+                table=f"{o.layer}.{o.name}",
+                status="up to date" if o.up_to_date else o.status,
+                strategy=o.strategy or None,
+                rows_read=o.rows_read,
+                rows_written=o.rows,
+                rows_changed=o.rows_changed,
+                rows_quarantined=o.rows_quarantined if o.rows is not None else None,
+                partitions_replaced=o.partitions_replaced,
+                version=o.version,
+                seconds=round(o.seconds, 3),
+                error_class=o.error_class or None,
+                message=o.message or None,
+                note=o.note or None,
+                warnings=list(o.warnings),
+            )
+
+    def summary(self, summary: RunSummary) -> None:
+        counts = Counter(o.status for o in summary.outcomes)
+        self._emit(
+            "run_finished",
+            status="ok" if summary.ok else "failed",
+            exit_code=summary.exit_code,
+            tables=dict(sorted(counts.items())),
+            data_docs=None if summary.data_docs is None else str(summary.data_docs),
+        )
+
+    def close(self) -> None:
+        """Nothing to take down: every event is a finished line."""
+
+    def _emit(self, event: str, **fields: object) -> None:
+        at = datetime.now(UTC).isoformat(timespec="milliseconds")
+        line = json.dumps({"event": event, "at": at, **self._run, **fields})
+        self._output.write(line + "\n")
+        self._output.flush()

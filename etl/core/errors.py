@@ -1,14 +1,28 @@
-"""Errors a user can cause. Each message says what to do; the CLI prints it without a traceback."""
+"""Errors a user can cause. Each message says what to do; the CLI prints it without a traceback
+and ends with the error's `exit_code` (documented in the README's Commands section)."""
 
 from __future__ import annotations
+
+from typing import ClassVar
+
+EXIT_FAILED = 1
+"""A table failed, or something a command needs is not there (a service, a table)."""
+EXIT_USAGE = 2
+"""Bad arguments or configuration: nothing was done."""
+EXIT_RULE_BROKEN = 3
+"""A `fail` quality rule broke (and nothing else failed): the data, not the system."""
 
 
 class RainforestError(Exception):
     """Base of every error whose message is meant for the user."""
 
+    exit_code: ClassVar[int] = EXIT_FAILED
+
 
 class ConfigError(RainforestError):
-    """Configuration is missing or invalid."""
+    """Configuration or arguments are missing, contradictory or invalid."""
+
+    exit_code = EXIT_USAGE
 
 
 class ServiceUnavailableError(RainforestError):
@@ -21,6 +35,8 @@ class TableNotFoundError(RainforestError):
 
 class DependencyCycleError(RainforestError):
     """Tables depend on each other in a circle, so no build order exists."""
+
+    exit_code = EXIT_USAGE
 
 
 class DataQualityError(RainforestError):

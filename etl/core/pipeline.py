@@ -17,7 +17,7 @@ from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
-from etl.core.errors import RainforestError
+from etl.core.errors import EXIT_FAILED, EXIT_RULE_BROKEN, RainforestError
 from etl.core.quality import gx
 from etl.core.quality.results import QualityLog, QualityResults
 from etl.core.runlog import LoggedTable, RunLog
@@ -64,6 +64,8 @@ class TableOutcome:
     finished_at: datetime | None = None
     error_class: str = ""
     """The exception's class, for a failed build."""
+    exit_code: int = 0
+    """The failure's exit code (`etl.core.errors`): 3 when a fail rule broke."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -97,6 +99,15 @@ class RunSummary:
 
     def failures(self) -> list[TableOutcome]:
         return [o for o in self.outcomes if o.status == "failed"]
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every table built; 3 when only `fail` rules stopped tables (the data is at
+        fault); else 1."""
+        codes = {o.exit_code for o in self.failures()}
+        if not codes:
+            return 0
+        return EXIT_RULE_BROKEN if codes == {EXIT_RULE_BROKEN} else EXIT_FAILED
 
 
 def new_context(
@@ -300,6 +311,7 @@ def _build(table: Table) -> TableOutcome:
             started_at=started_at,
             finished_at=datetime.now(UTC),
             error_class="" if error is None else type(error).__name__,
+            exit_code=error.exit_code if isinstance(error, RainforestError) else 0,
             message="" if error is None else str(error),
         )
 

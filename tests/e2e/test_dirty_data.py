@@ -17,6 +17,7 @@ independently of the pipeline.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -197,7 +198,13 @@ def test_a_broken_fail_rule_exits_non_zero_naming_the_rule(
         "RAINFOREST_SPARK_SHUFFLE_PARTITIONS": "2",
     }
     finished = subprocess.run(
-        [str(Path(sys.executable).parent / "rainforest"), "run", "daily_order_metrics"],
+        [
+            str(Path(sys.executable).parent / "rainforest"),
+            "run",
+            "daily_order_metrics",
+            "--log-format",
+            "json",
+        ],
         env=env,
         cwd=tmp_path,
         capture_output=True,
@@ -207,6 +214,10 @@ def test_a_broken_fail_rule_exits_non_zero_naming_the_rule(
     )
 
     output = finished.stdout + finished.stderr
-    assert finished.returncode != 0, output
-    assert "gold.daily_order_metrics" in output
-    assert "mean_revenue_plausible" in output
+    assert finished.returncode == 3, output
+    events = [json.loads(line) for line in finished.stdout.splitlines()]
+    (metrics,) = [e for e in events if e.get("table") == "gold.daily_order_metrics"][-1:]
+    assert (metrics["event"], metrics["status"]) == ("table_finished", "failed")
+    assert metrics["error_class"] == "RulesBroken"
+    assert "mean_revenue_plausible" in metrics["message"]
+    assert events[-1]["event"] == "run_finished" and events[-1]["exit_code"] == 3

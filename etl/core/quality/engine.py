@@ -22,7 +22,7 @@ from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame
 from pyspark.sql import functions as F
 
-from etl.core.errors import DataQualityError
+from etl.core.errors import EXIT_RULE_BROKEN, DataQualityError
 from etl.core.quality.rules import RowScope, Rule, RuleResult
 
 MAX_EXAMPLES = 5
@@ -34,6 +34,8 @@ _HELPER = "_dq_{}"
 
 class RulesBroken(DataQualityError):
     """Fail rules were broken; carries every rule's result so that the run still records them."""
+
+    exit_code = EXIT_RULE_BROKEN
 
     def __init__(self, message: str, results: Sequence[RuleResult]) -> None:
         super().__init__(message)

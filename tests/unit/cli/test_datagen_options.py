@@ -23,5 +23,5 @@ def test_advancing_by_less_than_a_day_is_a_usage_error(days: str) -> None:
 def test_advance_takes_no_option_of_a_load(options: list[str]) -> None:
     result = CliRunner().invoke(app, ["datagen", "--advance", "1", *options])
 
-    assert result.exit_code == 1
+    assert result.exit_code == 2, "a usage error"
     assert f"drop {options[0]}," in result.output

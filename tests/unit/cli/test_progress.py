@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import io
+import json
+from datetime import date
 
 import pytest
 from rich.console import Console
 
-from etl.cli._progress import ProgressPrinter
+from etl.cli._progress import JsonEventPrinter, ProgressPrinter
 from etl.core.pipeline import RunSummary, TableFinished, TableOutcome, TableStarted
 
 
@@ -154,3 +156,29 @@ def test_only_a_terminal_shows_the_table_in_flight(terminal: bool) -> None:
     shown = out.getvalue()
     assert ("building silver.orders" in shown) is terminal
     assert "silver.orders" in shown and "5 rows" in shown
+
+
+def test_json_events_are_one_object_per_line_with_the_run_and_the_outcome() -> None:
+    output = io.StringIO()
+    printer = JsonEventPrinter(run_id="run-7", logical_date=date(2026, 3, 2), output=output)
+    failed = TableOutcome(
+        name="orders",
+        layer="silver",
+        status="failed",
+        seconds=0.4,
+        message="silver.orders: 2 rows break rule total_positive",
+        error_class="RulesBroken",
+        exit_code=3,
+    )
+    printer(TableStarted(name="orders", layer="silver"))
+    printer(TableFinished(outcome=failed))
+    printer.summary(RunSummary(run_id="run-7", outcomes=(failed,)))
+
+    started, finished, ended = (json.loads(line) for line in output.getvalue().splitlines())
+    assert started["event"] == "table_started" and started["table"] == "silver.orders"
+    assert {e["run_id"] for e in (started, finished, ended)} == {"run-7"}
+    assert {e["logical_date"] for e in (started, finished, ended)} == {"2026-03-02"}
+    assert finished["event"] == "table_finished"
+    assert (finished["status"], finished["error_class"]) == ("failed", "RulesBroken")
+    assert finished["message"] == "silver.orders: 2 rows break rule total_positive"
+    assert ended == {**ended, "event": "run_finished", "exit_code": 3, "tables": {"failed": 1}}

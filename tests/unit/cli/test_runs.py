@@ -124,7 +124,7 @@ def test_runs_show_names_an_unknown_run(warehouse: Settings) -> None:
 
     code, output = invoke("show", "ffff")
 
-    assert code == 1
+    assert code == 2, "a bad argument"
     assert "no run with an id starting 'ffff'" in output
 
 

@@ -21,6 +21,7 @@ from etl.core.pipeline import (
     TableStarted,
     run_pipeline,
 )
+from etl.core.quality.engine import RulesBroken
 from etl.core.registry import Registry
 from etl.core.settings import Settings
 from etl.core.table import RunContext, Table, TableBuild
@@ -220,3 +221,19 @@ def test_run_summary_ok_and_failures() -> None:
     assert RunSummary(run_id="r", outcomes=(ok,)).ok
     assert not RunSummary(run_id="r", outcomes=(ok, skipped)).ok
     assert RunSummary(run_id="r", outcomes=(ok, failed, skipped)).failures() == [failed]
+
+
+def test_the_exit_code_tells_a_broken_rule_from_a_failure() -> None:
+    rules_only = FakeLake(failures={"payments": RulesBroken("payments: 2 rows break rule", ())})
+    both = FakeLake(
+        failures={
+            "payments": RulesBroken("payments: 2 rows break rule", ()),
+            "orders": LakeWriteError("disk full; nothing was written"),
+        }
+    )
+
+    assert run_pipeline(context(FakeLake())).exit_code == 0
+    assert run_pipeline(context(rules_only)).exit_code == 3, "the data is at fault"
+    assert run_pipeline(context(both)).exit_code == 1, "the system is at fault too"
+    failed = by_name(run_pipeline(context(rules_only)))["payments"]
+    assert (failed.error_class, failed.exit_code) == ("RulesBroken", 3)
