@@ -39,11 +39,8 @@ CATEGORY_REPORT_SQL = """
 # The reports over clean rows only, as the silver tables' drop rules define them (see
 # tests/e2e/test_dirty_data.py); parameters from `clean_report_params`.
 CLEAN = """
-    WITH rated AS (
-        SELECT product_id, avg(rating) AS mean_rating FROM rainforest.ratings GROUP BY 1
-    ), clean_product AS (
-        SELECT p.product_id FROM rainforest.product p LEFT JOIN rated r USING (product_id)
-        WHERE coalesce(p.price > 0, true) AND coalesce(r.mean_rating BETWEEN 0 AND 5, true)
+    WITH clean_product AS (
+        SELECT product_id FROM rainforest.product WHERE coalesce(price > 0, true)
     ), clean_buyer AS (
         SELECT b.buyer_id FROM rainforest.buyer b LEFT JOIN rainforest.appuser u USING (user_id)
         WHERE coalesce(u.email ~ %(email)s, true)

@@ -3,7 +3,8 @@
 Clean rows, which the reports are built from, are defined by the silver tables' drop rules and
 cascade along foreign keys, never up:
 
-- a product is clean when its price is positive and the mean of its ratings is within 0-5;
+- a product is clean when its price is positive (a rating outside 1-5 is quarantined on its
+  own and leaves its product clean);
 - a buyer or seller is clean when its user's email is well formed;
 - an order is clean when it is not dated in the future, its buyer is clean, and its total
   equals, within a cent, the sum of `quantity * base_price + tax` over all its items as
@@ -60,7 +61,7 @@ CAUGHT_BY = {
     "non_positive_price": ("fact_order_items", "price_positive", "orderitem_id"),
     "negative_quantity": ("fact_order_items", "quantity_at_least_one", "orderitem_id"),
     "total_mismatch": ("fact_orders", "total_matches_items", "order_id"),
-    "rating_above_5": ("dim_product", "rating_in_range", "product_id"),
+    "rating_above_5": ("fact_ratings", "rating_in_range", "product_id"),
     "unknown_event_type": ("fact_clickstream", "event_type_known", "clickstream_id"),
     "future_timestamp": ("fact_clickstream", "event_ts_not_in_future", "clickstream_id"),
     "duplicate_event": ("fact_clickstream", "event_not_repeated", "clickstream_id"),

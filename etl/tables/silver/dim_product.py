@@ -13,27 +13,33 @@ class DimProduct(Table):
     """One row per product.
 
     Brand and manufacturer are left-joined, so a product whose brand is missing stays, with
-    null brand columns. `rating_count` counts the ratings that carry a value, the same ones
-    `mean_rating` averages: 0 and null for a product nobody rated.
+    null brand columns. `rating_count` counts the ratings of `fact_ratings` that carry a value
+    (ratings outside 1-5 are quarantined there), the same ones `mean_rating` averages: 0 and
+    null for a product nobody rated.
     """
 
     spec = TableSpec(
         name="dim_product",
         grain="one row per product",
         primary_keys=("product_id",),
-        upstream=("product", "brand", "manufacturer", "ratings"),
+        upstream=("product", "brand", "manufacturer", "fact_ratings"),
         strategy=merge(
             "product_id",
-            via={"brand": "brand_id", "manufacturer": "manufacturer_id", "ratings": "product_id"},
+            via={
+                "brand": "brand_id",
+                "manufacturer": "manufacturer_id",
+                "fact_ratings": "product_id",
+            },
         ),
-        rules=(
-            between("price_usd", 0, strict_min=True, name="price_positive"),
-            between("mean_rating", 0, 5, name="rating_in_range"),
-        ),
+        rules=(between("price_usd", 0, strict_min=True, name="price_positive"),),
     )
 
     def transform(
-        self, product: DataFrame, brand: DataFrame, manufacturer: DataFrame, ratings: DataFrame
+        self,
+        product: DataFrame,
+        brand: DataFrame,
+        manufacturer: DataFrame,
+        fact_ratings: DataFrame,
     ) -> DataFrame:
         brands = latest(brand, "brand_id").select(
             "brand_id", F.col("name").alias("brand_name"), F.col("country").alias("brand_country")
@@ -43,13 +49,9 @@ class DimProduct(Table):
             F.col("name").alias("manufacturer_name"),
             F.col("country").alias("manufacturer_country"),
         )
-        rated = (
-            latest(ratings, "rating_id")
-            .groupBy("product_id")
-            .agg(
-                F.avg(F.col("rating").cast("double")).alias("mean_rating"),
-                F.count("rating").alias("rating_count"),
-            )
+        rated = fact_ratings.groupBy("product_id").agg(
+            F.avg(F.col("rating").cast("double")).alias("mean_rating"),
+            F.count("rating").alias("rating_count"),
         )
         return (
             latest(product, "product_id")

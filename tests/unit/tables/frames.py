@@ -53,6 +53,8 @@ SILVER = {
     "manufacturer_id BIGINT, manufacturer_name STRING, manufacturer_country STRING, "
     "mean_rating DOUBLE, rating_count BIGINT",
     "product_x_category": "product_id BIGINT, category_id BIGINT",
+    "fact_ratings": "rating_id BIGINT, product_id BIGINT, user_id BIGINT, rating SMALLINT, "
+    f"{AUDIT}",
 }
 
 INGESTED = datetime(2024, 3, 10, 6, 0, tzinfo=UTC)

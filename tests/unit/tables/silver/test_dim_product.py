@@ -29,19 +29,18 @@ def test_products_with_brand_manufacturer_and_ratings(spark: SparkSession) -> No
             (501, "Yoyo", None, Decimal("5.25"), 2, 1, ts(1), ts(1)),  # brand 2 is missing
         ],
     )
-    ratings = bronze(
+    fact_ratings = silver(
         spark,
-        "ratings",
+        "fact_ratings",
         [
             (1, 500, 1000, 4, ts(5), ts(5)),
-            (2, 500, 1001, 1, ts(5), ts(5)),
-            (2, 500, 1001, 5, ts(5), ts(6)),  # rating changed from 1 to 5
+            (2, 500, 1001, 5, ts(5), ts(6)),
             (3, 500, 1002, None, ts(5), ts(5)),  # no value: neither counted nor averaged
         ],
     )
 
     out = DimProduct(NO_CONTEXT).transform(
-        product=product, brand=brand, manufacturer=manufacturer, ratings=ratings
+        product=product, brand=brand, manufacturer=manufacturer, fact_ratings=fact_ratings
     )
 
     assert types(out) == types(silver(spark, "dim_product", []))
