@@ -14,6 +14,7 @@ from etl.cli._wiring import open_catalog, upstream
 from etl.cli.datagen import datagen
 from etl.cli.serve import serve
 from etl.cli.sql import sql
+from etl.cli.versions import history, restore
 from etl.core.registry import Registry
 from etl.services.settings import ServiceSettings
 
@@ -32,6 +33,8 @@ app.add_typer(stack.app, name="stack", help="The native Spark cluster with S3 an
 app.command()(datagen)
 app.command()(sql)
 app.command()(serve)
+app.command()(history)
+app.command()(restore)
 
 
 Threads = Annotated[

@@ -30,6 +30,7 @@ from pyspark.sql import Column, DataFrame, Row
 from pyspark.sql import functions as F
 
 from etl.core.changes import from_micros, to_micros
+from etl.core.lake.versions import MARK_RESTORED
 from etl.core.strategy import MOST_OF_THE_TABLE
 
 if TYPE_CHECKING:
@@ -257,10 +258,13 @@ def plan_build(table: Table) -> BuildPlan:
     lake, registry = context.lake, context.registry
     upstream = {name: registry.get(name)(context) for name in spec.upstream}
     consumed = {}
+    restored = {}
     for other in upstream.values():
-        version = lake.version(other.storage_path)
+        version, marks = lake.state(other.storage_path, (MARK_RESTORED,))
         if version is not None:
             consumed[other.spec.qualified_name] = version
+        if MARK_RESTORED in marks:
+            restored[other.spec.qualified_name] = marks[MARK_RESTORED]
 
     def full(reason: str) -> BuildPlan:
         return BuildPlan(mode="full", reason=reason, consumed=consumed)
@@ -277,6 +281,13 @@ def plan_build(table: Table) -> BuildPlan:
         return full("its last build left no record of what it read")
     if recorded[MARK_DEFINITION] != definition_fingerprint(type(table)):
         return full("its definition changed")
+    went_back = [
+        name
+        for name, other in upstream.items()
+        if restored.get(q := other.spec.qualified_name, -1) > recorded[MARK_CONSUMED.format(q)]
+    ]
+    if went_back:
+        return full(f"{', '.join(went_back)} was restored to an earlier version")
     previous_end = from_micros(recorded[MARK_LOGICAL_END])
     time_rules = [rule for rule in spec.rules if rule.at_run_time]
     time_moved = bool(time_rules) and previous_end != context.run_date_end

@@ -84,6 +84,16 @@ class Registry:
     def __contains__(self, name: object) -> bool:
         return name in self._tables
 
+    def downstream(self, name: str) -> list[type[Table]]:
+        """The tables that read `name`, directly or through others, in build order."""
+        reached = {self.get(name).spec.name}
+        found = []
+        for table in self.build_order():
+            if reached & set(table.spec.upstream):
+                reached.add(table.spec.name)
+                found.append(table)
+        return found
+
     def build_order(self, targets: Iterable[str] = ()) -> list[type[Table]]:
         """The targets and everything they need, each once, every table after its upstream.
 

@@ -48,7 +48,8 @@ from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import ConfigError
 from etl.core.incremental import BuildPlan, Changes, as_frame, restrict, restrict_to
 from etl.core.lake import WriteResult, in_partitions
-from etl.core.table import Table
+from etl.core.lake.versions import NOTE_RUN_ID
+from etl.core.table import Table, TableLookup
 from etl.core.upstream import (
     ChangeProbe,
     ChangeWindow,
@@ -129,6 +130,10 @@ class SourceTable(Table):
     """Rows read from upstream for the batch (the key scan for deletes aside)."""
     live_keys: int | None = None
     """Keys alive in the log after this batch, when extracting found them out."""
+
+    @classmethod
+    def mark_names(cls, registry: TableLookup) -> tuple[str, ...]:
+        return (MARK_BATCH, MARK_HIGH_WATER, MARK_FULL_BATCH, MARK_LIVE_KEYS)
 
     @property
     def source_name(self) -> str:
@@ -282,7 +287,11 @@ class SourceTable(Table):
             mode="overwrite" if plan.full else "append",
             partition_by=self.spec.partition_by,
             marks=replace(plan.mark, live_keys=live).marks(),
-            notes={**plan.mark.notes(), "rainforest.batch": "full" if plan.full else "changes"},
+            notes={
+                **plan.mark.notes(),
+                "rainforest.batch": "full" if plan.full else "changes",
+                NOTE_RUN_ID: self.context.run_id,
+            },
         )
 
     def read(

@@ -32,6 +32,9 @@ from pyspark.sql import functions as F
 from etl.core.dataset import TABLE_LAYERS, ETLDataSet, TableLayer, TableSpec
 from etl.core.errors import DataQualityError
 from etl.core.incremental import (
+    MARK_CONSUMED,
+    MARK_DEFINITION,
+    MARK_LOGICAL_END,
     BuildPlan,
     Changes,
     ChangesFound,
@@ -43,6 +46,7 @@ from etl.core.incremental import (
     without,
 )
 from etl.core.lake import distinct_partitions, in_partitions
+from etl.core.lake.versions import NOTE_BUILD, NOTE_RUN_ID, NOTE_WHY
 from etl.core.quality.engine import RulesBroken, Verdict, evaluate, raise_on_failure
 from etl.core.quality.results import QualityLog, quarantine_uri, with_run
 
@@ -167,6 +171,16 @@ class Table:
     def storage_path(self) -> str:
         return self.context.settings.table_uri(self.spec.placed_layer, self.spec.name)
 
+    @classmethod
+    def mark_names(cls, registry: TableLookup) -> tuple[str, ...]:
+        """The marks a build records with its rows (see `BuildPlan.marks`): where the table
+        stands, which a restore sets back with the rows."""
+        consumed = (
+            MARK_CONSUMED.format(registry.get(name).spec.qualified_name)
+            for name in cls.spec.upstream
+        )
+        return (*consumed, MARK_LOGICAL_END, MARK_DEFINITION)
+
     @property
     def traceable(self) -> bool:
         """Whether the framework sees everything the table reads: lake tables, through the
@@ -255,10 +269,12 @@ class Table:
         plan's values, with the plan's marks in the same commit."""
         plan = self.build_plan
         marks = plan.marks(self) if plan is not None and self.traceable else None
-        notes = {"rainforest.build": plan.mode, "rainforest.why": plan.reason} if plan else None
+        notes = {NOTE_RUN_ID: self.context.run_id}
+        if plan is not None:
+            notes |= {NOTE_BUILD: plan.mode, NOTE_WHY: plan.reason}
         if plan is not None and plan.mode == "replace":
             result, self.replacement = self._write_replacing(
-                dataset.curr_data, plan, marks=marks or {}, notes=notes or {}
+                dataset.curr_data, plan, marks=marks or {}, notes=notes
             )
             return result
         return self.context.lake.write(

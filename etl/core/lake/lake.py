@@ -194,8 +194,16 @@ class Lake:
 
     def version(self, uri: str) -> int | None:
         """The table's latest Delta version; None when there is no table yet."""
+        return self.state(uri)[0]
+
+    def state(self, uri: str, names: Sequence[str] = ()) -> tuple[int | None, dict[str, int]]:
+        """The table's latest version and the marks recorded under `names` (see `marks`), from
+        one read of its log; `(None, {})` when there is no table yet."""
         table = open_delta(uri, self._storage)
-        return table.version() if table is not None else None
+        if table is None:
+            return None, {}
+        recorded = {name: table.transaction_version(name) for name in names}
+        return table.version(), {k: v for k, v in recorded.items() if v is not None}
 
     def files_changed(self, uri: str, since: int) -> FilesChanged | None:
         """Which partitions gained or lost files between version `since` and the latest, from

@@ -14,6 +14,7 @@ from pyspark.sql import SparkSession
 from etl.core.changes import MARK_BATCH, MARK_HIGH_WATER, from_micros
 from etl.core.pipeline import RunSummary, TableOutcome, new_context, run_pipeline
 from etl.core.registry import Registry
+from etl.core.rollback import restore_table
 from etl.core.settings import Settings
 from etl.core.source_table import SourceTable, source_spec
 from etl.core.upstream import Upstream
@@ -317,3 +318,31 @@ def test_a_clock_moved_back_is_a_warning_with_both_times(shop: Shop) -> None:
     assert "2025-03-02T12:00:00+00:00" in warning
     assert "2025-03-01T12:00:00+00:00" in warning
     assert "--full-refresh" in warning
+
+
+def test_a_restored_log_takes_the_changes_since_its_version_again(shop: Shop) -> None:
+    """Rolling a source table back to an earlier batch undoes what came after, and the next
+    run logs the upstream changes since that batch's high-water mark again: nothing is lost
+    and nothing counted twice."""
+    shop.put_items((1, "mug", "5.00", at(DAY_1)), (2, "cup", "3.50", at(DAY_1)))
+    shop.run(DAY_1)
+    shop.put_items((1, "mug", "5.50", at(DAY_2)), (3, "jar", "7.00", at(DAY_2)))
+    shop.execute("DELETE FROM shop.item WHERE item_id = 2")
+    shop.run(DAY_2)
+
+    restore_table(shop.settings, REGISTRY, "item", version=0)
+
+    assert shop.state(Item, "item_id", "name") == [(1, "mug"), (2, "cup")]
+    outcome = shop.run(DAY_2)
+    assert outcome.status == "ok", outcome.message
+    assert shop.state(Item, "item_id", "price") == [
+        (1, pytest.approx(5.5)),
+        (3, pytest.approx(7.0)),
+    ]
+    assert shop.changes(Item, "etl_batch_id", "item_id", "etl_change") == [
+        (1, 1, "upsert"),
+        (1, 2, "upsert"),
+        (2, 1, "upsert"),
+        (2, 2, "delete"),
+        (2, 3, "upsert"),
+    ], "batch 2 logged once, as if the rolled-back run had never been"
