@@ -12,6 +12,7 @@ from etl.cli import db, dq, runs, stack
 from etl.cli._output import console, error_console, exits_cleanly, print_table
 from etl.cli._wiring import open_catalog, upstream
 from etl.cli.datagen import datagen
+from etl.cli.maintain import maintain
 from etl.cli.serve import serve
 from etl.cli.sql import sql
 from etl.cli.versions import history, restore
@@ -35,6 +36,7 @@ app.command()(sql)
 app.command()(serve)
 app.command()(history)
 app.command()(restore)
+app.command()(maintain)
 
 
 Threads = Annotated[

@@ -34,7 +34,8 @@ class TableSpec:
     (`etl.core.quality`); a rule that looks into another table (`references`, `sum_of`) names
     an upstream table, which `transform` then need not take. `strategy` says how builds carry
     on from the last one (`etl.core.strategy`; default: recompute the whole table);
-    `by_date(column)` partitions the table by that column.
+    `by_date(column)` partitions the table by that column. `zorder_by` names columns that
+    `rainforest maintain` clusters the files by (Z-order), for tables often filtered on them.
     """
 
     name: str
@@ -48,6 +49,7 @@ class TableSpec:
     description: str = ""
     rules: tuple[Rule, ...] = ()
     strategy: Strategy = field(default_factory=Strategy)
+    zorder_by: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         check_snake_case(self.name, what="Table name")
@@ -57,6 +59,11 @@ class TableSpec:
             raise ValueError(f"Table {self.name!r}: overwrite_partitions needs partition_by")
         if self.name in self.upstream:
             raise ValueError(f"Table {self.name!r} cannot be its own upstream")
+        clustered = [name for name in self.zorder_by if name in self.partition_by]
+        if clustered:
+            raise ValueError(
+                f"Table {self.name!r}: {clustered} are partition columns; Z-order other columns."
+            )
         names = [rule.name for rule in self.all_rules]
         repeated = sorted({name for name in names if names.count(name) > 1})
         if repeated:

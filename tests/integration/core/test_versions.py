@@ -1,8 +1,11 @@
-"""History and restore with real Spark builds and Delta commits: a restored table holds the
-earlier rows and marks, and the tables downstream rebuild whole on the next run."""
+"""A table's versions with real Spark builds and Delta commits: history; restore, after which
+the table holds the earlier rows and marks and the tables downstream rebuild whole; and
+maintenance, which never deletes the files of a version a table downstream still compares
+with."""
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 from typing import ClassVar
 
@@ -18,6 +21,7 @@ from etl.core.registry import Registry
 from etl.core.rollback import restore_table, table_versions
 from etl.core.settings import Settings
 from etl.core.table import Table
+from etl.core.upkeep import maintain_tables
 
 pytestmark = pytest.mark.spark
 
@@ -27,7 +31,11 @@ class Items(Table):
 
     rows: ClassVar[list[tuple[int, int]]] = []
     spec = TableSpec(
-        name="rb_items", layer="silver", grain="one row per item", primary_keys=("item_id",)
+        name="rb_items",
+        layer="silver",
+        grain="one row per item",
+        primary_keys=("item_id",),
+        zorder_by=("quantity",),
     )
 
     def extract(self) -> dict[str, DataFrame]:
@@ -55,9 +63,11 @@ class Totals(Table):
 REGISTRY = Registry([Items, Totals])
 
 
-def run(spark: SparkSession, settings: Settings, rows: list[tuple[int, int]]) -> RunSummary:
+def run(
+    spark: SparkSession, settings: Settings, rows: list[tuple[int, int]], *targets: str
+) -> RunSummary:
     Items.rows = rows
-    summary = run_pipeline(new_context(spark, settings, REGISTRY))
+    summary = run_pipeline(new_context(spark, settings, REGISTRY), targets)
     assert summary.ok, summary.failures()
     return summary
 
@@ -118,3 +128,30 @@ def test_a_version_whose_files_were_vacuumed_is_refused(
 
     with pytest.raises(ConfigError, match="vacuumed"):
         restore_table(local_settings, REGISTRY, "rb_items", version=0)
+
+
+def test_maintenance_compacts_and_vacuums_but_keeps_what_downstream_reads(
+    spark: SparkSession, local_settings: Settings
+) -> None:
+    run(spark, local_settings, [(1, 2), (2, 3)])
+    for quantity in (4, 5, 6):
+        run(spark, local_settings, [(n, quantity) for n in range(1, 50)], "rb_items")
+
+    (done,) = maintain_tables(
+        local_settings, REGISTRY, ["rb_items"], retention=timedelta(0), force=True
+    )
+
+    assert done.maintained is not None
+    assert done.maintained.files_vacuumed > 0, "the files of versions 1 and 2 are gone"
+    assert done.maintained.after.live_files == 1
+    assert rows(spark, local_settings, Items) == [(n, 6) for n in range(1, 50)]
+    context = new_context(spark, local_settings, REGISTRY)
+    read_by_totals = context.lake.read(Items(context).storage_path, version=0)
+    assert sorted(tuple(r) for r in read_by_totals.collect()) == [(1, 2), (2, 3)]
+
+
+def test_a_retention_under_a_day_needs_force(spark: SparkSession, local_settings: Settings) -> None:
+    run(spark, local_settings, [(1, 2)])
+
+    with pytest.raises(ConfigError, match="--force"):
+        list(maintain_tables(local_settings, REGISTRY, retention=timedelta(hours=1)))
