@@ -96,6 +96,15 @@ def run(
     ] = False,
     threads: Threads = None,
     log_format: LogFormatOption = LogFormat.text,
+    retry_failed: Annotated[
+        str | None,
+        typer.Option(
+            "--retry-failed",
+            metavar="RUN_ID",
+            help="Build only the tables that failed or were skipped in that run (an id from "
+            "`rainforest runs`, or its start), for its logical date unless --date says another.",
+        ),
+    ] = None,
 ) -> None:
     """Build tables in dependency order, each once, and print a per-table summary.
 
@@ -103,8 +112,22 @@ def run(
     the other tables rebuild only what those changes touch (their strategy), or nothing.
     """
     day = logical_date.date() if logical_date else None
+    targets = tables or []
+    if retry_failed is not None:
+        if targets:
+            raise typer.BadParameter(
+                "name tables or --retry-failed, not both", param_hint="--retry-failed"
+            )
+        from etl.core.runlog import unfinished
+
+        undone = unfinished(ServiceSettings.load(), retry_failed)
+        if not undone.tables:
+            console.print(f"Run {undone.run_id} built every table: nothing to retry.")
+            return
+        targets, day = list(undone.tables), day or undone.logical_date
+        full_refresh = full_refresh or undone.full_refresh
     spark = _run_days(
-        tables or [], [day], full_refresh=full_refresh, threads=threads, log_format=log_format
+        targets, [day], full_refresh=full_refresh, threads=threads, log_format=log_format
     )
     if show:
         settings = ServiceSettings.load()

@@ -15,7 +15,7 @@ from rich.markup import escape
 from rich.table import Table as RichTable
 
 from etl.cli._output import console, exits_cleanly, print_whole
-from etl.core.errors import ConfigError, TableNotFoundError
+from etl.core.errors import TableNotFoundError
 from etl.services.settings import ServiceSettings
 
 if TYPE_CHECKING:
@@ -62,18 +62,12 @@ def show(
     run_id: Annotated[str, typer.Argument(help="A run id from `rainforest runs` (or its start).")],
 ) -> None:
     """Show one run table by table: strategy, status, rows, versions read and written, errors."""
-    runs = _by_run(_run_log())
-    matching = [known for known in runs if known.startswith(run_id)]
-    if len(matching) != 1:
-        found = "no run" if not matching else f"{len(matching)} runs"
-        raise ConfigError(
-            f"{found} with an id starting {run_id!r} in the run log: "
-            "`rainforest runs` lists the run ids."
-        )
-    rows = runs[matching[0]]
+    from etl.core.runlog import rows_of_run
+
+    rows = rows_of_run(_run_log(), run_id)
     refresh = ", full refresh" if rows[0].full_refresh else ""
     listing = RichTable(
-        title=f"run {matching[0]}: logical date {rows[0].logical_date}{refresh}, started "
+        title=f"run {rows[0].run_id}: logical date {rows[0].logical_date}{refresh}, started "
         f"{_time(_started(rows))} UTC, {_seconds(rows):.1f} s",
         title_justify="left",
     )

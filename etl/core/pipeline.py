@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Literal
 from etl.core.errors import EXIT_FAILED, EXIT_RULE_BROKEN, RainforestError
 from etl.core.quality import gx
 from etl.core.quality.results import QualityLog, QualityResults
+from etl.core.retry import attempts, transient_cause
 from etl.core.runlog import LoggedTable, RunLog
 from etl.core.scheduler import Done, Limit, Started, run_graph
 from etl.core.table import RunContext
@@ -66,6 +67,8 @@ class TableOutcome:
     """The exception's class, for a failed build."""
     exit_code: int = 0
     """The failure's exit code (`etl.core.errors`): 3 when a fail rule broke."""
+    retries: int = 0
+    """Attempts that failed for a transient reason and were made again (see `warnings`)."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -289,15 +292,18 @@ def _logged(run_log: RunLog, outcome: TableOutcome) -> LoggedTable:
         error_message=outcome.message if outcome.status == "failed" else None,
         note=outcome.note or (outcome.message if outcome.status == "skipped" else None),
         warnings=outcome.warnings,
+        retries=outcome.retries,
     )
 
 
 def _build(table: Table) -> TableOutcome:
-    """Run `table`'s build; a user's error becomes a failed outcome, a bug is recorded in the
+    """Run `table`'s build, again after a transient failure (`etl.core.retry`, each retry a
+    warning with its cause); a user's error becomes a failed outcome, a bug is recorded in the
     run log and raised."""
     spec = table.spec
     started_at = datetime.now(UTC)
     started = time.perf_counter()
+    retries = 0
 
     def ended(status: Status, error: BaseException | None = None) -> TableOutcome:
         plan = table.build_plan
@@ -306,7 +312,8 @@ def _build(table: Table) -> TableOutcome:
             layer=spec.placed_layer,
             status=status,
             seconds=time.perf_counter() - started,
-            warnings=tuple(table.warnings),
+            warnings=tuple(dict.fromkeys(table.warnings)),
+            retries=retries,
             versions_read=dict(plan.consumed) if plan is not None else {},
             started_at=started_at,
             finished_at=datetime.now(UTC),
@@ -315,8 +322,24 @@ def _build(table: Table) -> TableOutcome:
             message="" if error is None else str(error),
         )
 
+    settings = table.context.settings
+
+    def retrying(attempt: int, error: BaseException) -> None:
+        nonlocal retries
+        retries += 1
+        table.warnings.append(
+            f"attempt {attempt} of {settings.retry_attempts} failed and is retried: "
+            f"{transient_cause(error)}"
+        )
+
     try:
-        result = table.run()
+        result = attempts(
+            table.run,
+            tries=settings.retry_attempts,
+            wait_s=settings.retry_wait_s,
+            max_wait_s=settings.retry_max_wait_s,
+            on_retry=retrying,
+        )
     except RainforestError as error:
         return ended("failed", error)
     except Exception as error:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from etl.core.errors import ConfigError
 from etl.core.lake.records import append_records, read_records
 from etl.core.lake.storage import Storage
 
@@ -47,6 +48,7 @@ RUN_LOG_SCHEMA = pa.schema(
         ("error_message", pa.string()),
         ("note", pa.string()),
         ("warnings", pa.list_(pa.string())),
+        ("retries", pa.int64()),
     ]
 )
 """The columns of `ops/runs`; `status` is `ok`, `failed` or `skipped` (`up to date` builds
@@ -79,6 +81,8 @@ class LoggedTable:
     error_message: str | None = None
     note: str | None = None
     warnings: tuple[str, ...] = ()
+    retries: int = 0
+    """Attempts that failed for a transient reason and were made again (causes in warnings)."""
 
 
 def runs_uri(settings: Settings) -> str:
@@ -135,8 +139,47 @@ def read_run_log(settings: Settings) -> list[LoggedTable]:
                 **{name: value for name, value in record.items() if name in known},
                 "versions_read": dict(record["versions_read"] or []),
                 "warnings": tuple(record["warnings"] or ()),
+                "retries": record.get("retries") or 0,
             }
         )
         for record in rows.to_pylist()
     ]
     return sorted(logged, key=lambda row: row.started_at or row.finished_at or _LONG_AGO)
+
+
+@dataclass(frozen=True, kw_only=True)
+class Unfinished:
+    """What a run left undone: the tables that failed or were skipped, for `--retry-failed`."""
+
+    run_id: str
+    logical_date: date
+    full_refresh: bool
+    tables: tuple[str, ...]
+    """Unqualified names, in the order they were logged."""
+
+
+def unfinished(settings: Settings, run_id: str) -> Unfinished:
+    """The tables the run whose id starts with `run_id` did not build; `ConfigError` when no
+    logged run, or more than one, matches."""
+    rows = rows_of_run(read_run_log(settings), run_id)
+    return Unfinished(
+        run_id=rows[0].run_id,
+        logical_date=rows[0].logical_date,
+        full_refresh=rows[0].full_refresh,
+        tables=tuple(
+            row.table.rpartition(".")[2] for row in rows if row.status in ("failed", "skipped")
+        ),
+    )
+
+
+def rows_of_run(logged: list[LoggedTable], run_id: str) -> list[LoggedTable]:
+    """The rows of the one run whose id starts with `run_id`; `ConfigError` when no logged
+    run, or more than one, matches."""
+    runs = sorted({row.run_id for row in logged if row.run_id.startswith(run_id)})
+    if len(runs) != 1:
+        found = "no run" if not runs else f"{len(runs)} runs"
+        raise ConfigError(
+            f"{found} with an id starting {run_id!r} in the run log: "
+            "`rainforest runs` lists the run ids."
+        )
+    return [row for row in logged if row.run_id == runs[0]]

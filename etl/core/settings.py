@@ -94,6 +94,22 @@ class Settings(BaseSettings):
         ),
     )
 
+    retry_attempts: int = Field(
+        default=3,
+        ge=1,
+        description=(
+            "Attempts at a table's build when it fails for a transient reason (a database or "
+            "object store that does not answer, a reset connection, throttling, a Delta commit "
+            "conflict); 1 never retries."
+        ),
+    )
+    retry_wait_s: float = Field(
+        default=2.0,
+        ge=0,
+        description="Wait before the first retry; it doubles each time, with jitter.",
+    )
+    retry_max_wait_s: float = Field(default=30.0, ge=0, description="The longest wait.")
+
     jdbc_jar: Path = Path("/usr/share/java/postgresql.jar")
 
     @classmethod

@@ -12,7 +12,7 @@ from typer.testing import CliRunner
 
 from etl.cli import app
 from etl.core.lake.storage import Storage
-from etl.core.runlog import LoggedTable, RunLog, runs_uri
+from etl.core.runlog import LoggedTable, RunLog, runs_uri, unfinished
 from etl.core.settings import Settings
 
 START = datetime(2026, 3, 2, 6, 0, tzinfo=UTC)
@@ -133,3 +133,30 @@ def test_runs_before_any_run_says_what_to_do(warehouse: Settings) -> None:
 
     assert code == 1
     assert "No run is logged" in output and "rainforest run" in output
+
+
+def test_retry_failed_finds_what_a_run_left_undone(warehouse: Settings) -> None:
+    log_run(
+        warehouse,
+        "eeee00000005",
+        date(2026, 3, 2),
+        outcome("bronze.orders", "ok", 0),
+        outcome("silver.fact_orders", "failed", 1, error_class="ServiceUnavailableError"),
+        outcome("gold.wide_orders", "skipped", 2, note="upstream fact_orders did not build"),
+    )
+    log_run(warehouse, "ffff00000006", date(2026, 3, 3), outcome("bronze.orders", "ok", 9))
+
+    undone = unfinished(warehouse, "eeee")
+
+    assert (undone.run_id, undone.logical_date) == ("eeee00000005", date(2026, 3, 2))
+    assert undone.tables == ("fact_orders", "wide_orders")
+    result = CliRunner().invoke(app, ["run", "--retry-failed", "ffff"])
+    assert result.exit_code == 0, result.output
+    assert "built every table: nothing to retry" in result.output
+
+
+def test_retry_failed_takes_no_table_names() -> None:
+    result = CliRunner().invoke(app, ["run", "orders", "--retry-failed", "eeee"])
+
+    assert result.exit_code == 2
+    assert "not both" in result.output

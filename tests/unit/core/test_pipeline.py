@@ -12,7 +12,7 @@ from typing import Any, cast
 import pytest
 
 from etl.core.dataset import Layer, TableSpec
-from etl.core.errors import DataQualityError, LakeWriteError
+from etl.core.errors import DataQualityError, LakeWriteError, ServiceUnavailableError
 from etl.core.pipeline import (
     RunEvent,
     RunSummary,
@@ -33,11 +33,15 @@ class FakeLake:
 
     failures: dict[str, Exception] = field(default_factory=dict)
     built: list[str] = field(default_factory=list)
+    flaky: dict[str, int] = field(default_factory=dict)
+    """Tables whose first builds find the database away, and how many."""
 
     def build(self, name: str) -> TableBuild:
         self.built.append(name)
         if name in self.failures:
             raise self.failures[name]
+        if self.built.count(name) <= self.flaky.get(name, 0):
+            raise ServiceUnavailableError("Cannot reach Postgres at 127.0.0.1:5432")
         return TableBuild(version=len(self.built) - 1, rows=1000 * len(name))
 
 
@@ -92,7 +96,7 @@ def context(
     spark: Any = SimpleNamespace(sparkContext=FakeSparkContext())
     return RunContext(
         spark=spark,
-        settings=Settings(warehouse="/tmp/unused", threads=threads),
+        settings=Settings(warehouse="/tmp/unused", threads=threads, retry_wait_s=0),
         lake=cast(Any, lake),
         registry=Registry(tables),
         run_id="run-test-1",
@@ -237,3 +241,37 @@ def test_the_exit_code_tells_a_broken_rule_from_a_failure() -> None:
     assert run_pipeline(context(both)).exit_code == 1, "the system is at fault too"
     failed = by_name(run_pipeline(context(rules_only)))["payments"]
     assert (failed.error_class, failed.exit_code) == ("RulesBroken", 3)
+
+
+def test_a_transient_failure_is_retried_and_said() -> None:
+    lake = FakeLake(flaky={"orders": 2})
+
+    summary = run_pipeline(context(lake))
+
+    assert summary.ok
+    orders = by_name(summary)["orders"]
+    assert lake.built.count("orders") == 3
+    assert orders.retries == 2
+    assert orders.warnings == (
+        "attempt 1 of 3 failed and is retried: ServiceUnavailableError: Cannot reach Postgres "
+        "at 127.0.0.1:5432",
+        "attempt 2 of 3 failed and is retried: ServiceUnavailableError: Cannot reach Postgres "
+        "at 127.0.0.1:5432",
+    )
+
+
+def test_a_failure_that_outlasts_the_retries_fails_the_table() -> None:
+    lake = FakeLake(flaky={"orders": 5})
+
+    outcome = by_name(run_pipeline(context(lake)))["orders"]
+
+    assert (outcome.status, outcome.retries, lake.built.count("orders")) == ("failed", 2, 3)
+    assert outcome.error_class == "ServiceUnavailableError"
+
+
+def test_a_permanent_failure_is_not_retried() -> None:
+    lake = FakeLake(failures={"orders": LakeWriteError("column 'price' is decimal in the table")})
+
+    outcome = by_name(run_pipeline(context(lake)))["orders"]
+
+    assert (outcome.status, outcome.retries, lake.built.count("orders")) == ("failed", 0, 1)
