@@ -135,7 +135,7 @@ class Catalog:
 
     def _sync_table(self, spec: TableSpec) -> str | None:
         name = spec.name
-        uri = self._settings.table_uri(spec.placed_layer, name)
+        uri = self._registry.get(name).uri_in(self._settings)
         try:
             version = self._latest_version(uri, spec)
         except TableNotFoundError:

@@ -86,6 +86,7 @@ class Table(Protocol):
     def lookup_rows(self) -> DataFrame: ...
     def size(self) -> int: ...
     def input_rows(self) -> int | None: ...
+    def mark_names(self, registry: Any) -> tuple[str, ...]: ...
 
 
 HELD_ROWS = 20_000
@@ -273,7 +274,7 @@ def plan_build(table: Table) -> BuildPlan:
         return full("it reads from outside the lake")
     if context.full_refresh:
         return full("full refresh asked for")
-    names = [MARK_CONSUMED.format(q) for q in consumed] + [MARK_LOGICAL_END, MARK_DEFINITION]
+    names = table.mark_names(registry)
     recorded = lake.marks(table.storage_path, names)
     if not lake.exists(table.storage_path):
         return full("first build")

@@ -67,8 +67,13 @@ class Registry:
         self._tables[name] = table
 
     def get(self, name: str) -> type[Table]:
+        """The table named `name`, bare (`orders`) or qualified by its layer (`silver.orders`)."""
+        layer, _, bare = name.rpartition(".")
         try:
-            return self._tables[name]
+            table = self._tables[bare]
+            if layer and layer != table.spec.placed_layer:
+                raise KeyError(name)
+            return table
         except KeyError:
             raise TableNotFoundError(
                 f"No table named {name!r}. Known tables: {', '.join(sorted(self._tables))}. "

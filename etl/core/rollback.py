@@ -27,7 +27,6 @@ from etl.core.lake.versions import (
 if TYPE_CHECKING:
     from etl.core.registry import Registry
     from etl.core.settings import Settings
-    from etl.core.table import Table
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -44,8 +43,8 @@ def table_versions(
 ) -> list[TableVersion]:
     """The `last` versions of the table named `name` (`orders` or `silver.orders`), newest
     first."""
-    table = _named(registry, name)
-    return table_history(_uri(settings, table), Storage.from_settings(settings), last=last)
+    table = registry.get(name)
+    return table_history(table.uri_in(settings), Storage.from_settings(settings), last=last)
 
 
 def restore_table(
@@ -58,8 +57,8 @@ def restore_table(
 ) -> TableRestored:
     """Make `version` of the table (or its newest version committed at or before `at`)
     current in a new commit."""
-    table = _named(registry, name)
-    uri, storage = _uri(settings, table), Storage.from_settings(settings)
+    table = registry.get(name)
+    uri, storage = table.uri_in(settings), Storage.from_settings(settings)
     if version is None:
         if at is None:
             raise ConfigError(
@@ -78,15 +77,3 @@ def restore_table(
         restored=restored,
         downstream=tuple(t.spec.qualified_name for t in registry.downstream(table.spec.name)),
     )
-
-
-def _named(registry: Registry, name: str) -> type[Table]:
-    layer, _, bare = name.rpartition(".")
-    table = registry.get(bare)
-    if layer and layer != table.spec.placed_layer:
-        registry.get(name)  # raises: no table has that qualified name
-    return table
-
-
-def _uri(settings: Settings, table: type[Table]) -> str:
-    return settings.table_uri(table.spec.placed_layer, table.spec.name)

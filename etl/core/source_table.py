@@ -48,7 +48,7 @@ from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import ConfigError
 from etl.core.incremental import BuildPlan, Changes, as_frame, restrict, restrict_to
 from etl.core.lake import WriteResult, in_partitions
-from etl.core.lake.versions import NOTE_RUN_ID
+from etl.core.lake.versions import NOTE_BATCH, NOTE_RUN_ID
 from etl.core.table import Table, TableLookup
 from etl.core.upstream import (
     ChangeProbe,
@@ -289,7 +289,7 @@ class SourceTable(Table):
             marks=replace(plan.mark, live_keys=live).marks(),
             notes={
                 **plan.mark.notes(),
-                "rainforest.batch": "full" if plan.full else "changes",
+                NOTE_BATCH: "full" if plan.full else "changes",
                 NOTE_RUN_ID: self.context.run_id,
             },
         )

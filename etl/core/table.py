@@ -169,7 +169,12 @@ class Table:
 
     @property
     def storage_path(self) -> str:
-        return self.context.settings.table_uri(self.spec.placed_layer, self.spec.name)
+        return self.uri_in(self.context.settings)
+
+    @classmethod
+    def uri_in(cls, settings: Settings) -> str:
+        """Where the table lives in the warehouse of `settings`."""
+        return settings.table_uri(cls.spec.placed_layer, cls.spec.name)
 
     @classmethod
     def mark_names(cls, registry: TableLookup) -> tuple[str, ...]:

@@ -48,14 +48,14 @@ def maintain_tables(
     storage = Storage.from_settings(settings)
     tables = registry.build_order()
     if names:
-        wanted = {registry.get(name.rpartition(".")[2]) for name in names}
+        wanted = {registry.get(name) for name in names}
         tables = [table for table in tables if table in wanted]
     for table in tables:
         spec = table.spec
         if spec.data_format != "delta":
             yield TableMaintained(table=spec.qualified_name, maintained=None, why="not Delta")
             continue
-        uri = settings.table_uri(spec.placed_layer, spec.name)
+        uri = table.uri_in(settings)
         if open_delta(uri, storage) is None:
             yield TableMaintained(table=spec.qualified_name, maintained=None, why="not built yet")
             continue
@@ -90,8 +90,7 @@ def _read_downstream(
     for reader in registry:
         if table.spec.name not in reader.spec.upstream:
             continue
-        spec = reader.spec
-        opened = open_delta(settings.table_uri(spec.placed_layer, spec.name), storage)
+        opened = open_delta(reader.uri_in(settings), storage)
         version = opened.transaction_version(mark) if opened is not None else None
         if version is not None:
             versions.append(version)

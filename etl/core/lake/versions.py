@@ -27,6 +27,8 @@ NOTE_RUN_ID = "rainforest.run_id"
 NOTE_BUILD = "rainforest.build"
 NOTE_WHY = "rainforest.why"
 NOTE_MODE = "rainforest.mode"
+NOTE_BATCH = "rainforest.batch"
+"""A source table's batch: `full` (a snapshot) or `changes`."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -74,11 +76,11 @@ def table_history(uri: str, storage: Storage, *, last: int) -> list[TableVersion
         versions.append(
             TableVersion(
                 version=number,
-                timestamp=datetime.fromtimestamp(int(entry["timestamp"]) / 1000, tz=UTC),
+                timestamp=_committed_at(entry),
                 operation=str(entry.get(NOTE_MODE) or entry.get("operation") or ""),
                 rows=sum(count or 0 for count in counts),
                 run_id=_text(entry.get(NOTE_RUN_ID)),
-                build=_text(entry.get(NOTE_BUILD) or entry.get("rainforest.batch")),
+                build=_text(entry.get(NOTE_BUILD) or entry.get(NOTE_BATCH)),
                 why=_text(entry.get(NOTE_WHY)),
             )
         )
@@ -91,7 +93,7 @@ def version_at(uri: str, storage: Storage, moment: datetime) -> int:
     if table is None:
         raise missing_table(uri)
     for entry in table.history():
-        if datetime.fromtimestamp(int(entry["timestamp"]) / 1000, tz=UTC) <= moment:
+        if _committed_at(entry) <= moment:
             return int(entry["version"])
     raise ConfigError(
         f"{uri} has no version as old as {moment.isoformat()}: `rainforest history` lists its "
@@ -173,6 +175,11 @@ def _check_files_exist(uri: str, storage: Storage, version: int) -> None:
             f"{len(missing)} of the {len(paths)} files of version {version} of {uri} are gone "
             f"(vacuumed), e.g. {missing[0]}: restore a later version (`rainforest history`)."
         )
+
+
+def _committed_at(entry: Mapping[str, object]) -> datetime:
+    """When a history entry was committed (its `timestamp`, milliseconds since the epoch)."""
+    return datetime.fromtimestamp(int(str(entry["timestamp"])) / 1000, tz=UTC)
 
 
 def _text(value: object) -> str | None:

@@ -149,6 +149,15 @@ def test_unknown_name_lists_known_tables() -> None:
         registry.get("toy_nope")
 
 
+def test_a_table_is_found_by_its_name_or_its_layer_and_name() -> None:
+    registry = Registry(DIAMOND)
+    table = DIAMOND[0]
+
+    assert registry.get(table.spec.qualified_name) is table
+    with pytest.raises(TableNotFoundError):
+        registry.get(f"nolayer.{table.spec.name}")
+
+
 def test_unknown_upstream_names_the_table_that_declares_it() -> None:
     registry = Registry([toy("orders", "missing_table")])
 
