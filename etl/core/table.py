@@ -48,7 +48,12 @@ from etl.core.incremental import (
 from etl.core.lake import distinct_partitions, in_partitions
 from etl.core.lake.versions import NOTE_BUILD, NOTE_RUN_ID, NOTE_WHY
 from etl.core.quality.engine import RulesBroken, Verdict, evaluate, raise_on_failure
-from etl.core.quality.results import QualityLog, quarantine_uri, with_run
+from etl.core.quality.results import (
+    QualityLog,
+    forget_unfinished_quarantine,
+    quarantine_uri,
+    with_run,
+)
 
 if TYPE_CHECKING:
     from pyspark.sql import SparkSession
@@ -493,8 +498,16 @@ class Table:
             written = self.write(clean)
             return TableBuild(version=written.version, rows=written.rows)
         quarantined = 0
+        context = self.context
+        forgotten = forget_unfinished_quarantine(
+            context.settings, self.spec.name, self.uri_in(context.settings)
+        )
+        if forgotten:
+            self.warnings.append(
+                f"deleted {forgotten:,} quarantined rows of earlier attempts that never "
+                "wrote the table; this build sets its own aside"
+            )
         if verdict.rows_dropped:
-            context = self.context
             stamped = with_run(verdict.quarantine, run_id=context.run_id, run_ts=context.run_ts)
             uri = quarantine_uri(context.settings, self.spec.name)
             quarantined = context.lake.write(stamped, uri, mode="append").rows

@@ -87,6 +87,19 @@ def table_history(uri: str, storage: Storage, *, last: int) -> list[TableVersion
     return versions
 
 
+def last_built_at(uri: str, storage: Storage, *, among: int = 50) -> datetime | None:
+    """When a run last committed the table (the newest commit noting a run id, among the last
+    `among`); the earliest time there is for a table never written; None when no commit among
+    them was a run's (maintenance and restores only)."""
+    table = open_delta(uri, storage)
+    if table is None:
+        return datetime.min.replace(tzinfo=UTC)
+    for entry in table.history(among):
+        if entry.get(NOTE_RUN_ID):
+            return _committed_at(entry)
+    return None
+
+
 def version_at(uri: str, storage: Storage, moment: datetime) -> int:
     """The table's newest version committed at or before `moment`."""
     table = open_delta(uri, storage)

@@ -10,14 +10,16 @@ from __future__ import annotations
 import threading
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
 from etl.core.lake.records import append_records
+from etl.core.lake.snapshot import open_delta
 from etl.core.lake.storage import Storage, local_path
+from etl.core.lake.versions import last_built_at
 
 if TYPE_CHECKING:
     from pyspark.sql import DataFrame
@@ -127,6 +129,28 @@ class QualityLog:
 
         tables, self.tables = self.tables, []
         return build_data_docs(data_docs_folder(settings), tables, run_id=run_id, run_ts=run_ts)
+
+
+def forget_unfinished_quarantine(settings: Settings, table: str, table_uri: str) -> int:
+    """Delete the quarantined rows of builds of `table` that never committed it; how many.
+
+    A build appends its quarantined rows before it writes the table, in another commit; if
+    the write then fails (and is retried) or the run is killed, the next build sets the same
+    rows aside again. Runs hold the warehouse one at a time, so a build that committed the
+    table started before its last run's commit, and rows stamped later than that commit
+    belong to builds that never committed it.
+    """
+    storage = Storage.from_settings(settings)
+    quarantine = open_delta(quarantine_uri(settings, table), storage)
+    if quarantine is None:
+        return 0
+    built_at = last_built_at(table_uri, storage)
+    if built_at is None:
+        return 0
+    # The predicate holds only a time this code made, in delta-rs's SQL; no user value.
+    predicate = f"{RUN_TS} > '{built_at.astimezone(UTC).isoformat(timespec='microseconds')}'"
+    deleted = quarantine.delete(predicate)
+    return int(deleted.get("num_deleted_rows", 0))
 
 
 def with_run(quarantine: DataFrame, *, run_id: str, run_ts: datetime) -> DataFrame:

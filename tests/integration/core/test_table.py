@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import UTC, date, datetime
+from typing import ClassVar
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
@@ -11,8 +12,10 @@ from pyspark.sql import functions as F
 
 from etl.core import not_in_future
 from etl.core.dataset import ETLDataSet, TableSpec
-from etl.core.lake import Lake
+from etl.core.errors import LakeWriteError, ServiceUnavailableError
+from etl.core.lake import Lake, WriteResult
 from etl.core.pipeline import new_context, run_pipeline
+from etl.core.quality.results import RUN_ID, quarantine_uri
 from etl.core.registry import Registry
 from etl.core.settings import Settings
 from etl.core.table import RunContext, Table
@@ -278,3 +281,58 @@ def test_time_rules_judge_against_the_end_of_the_logical_date(
     assert summary.ok, summary.failures()
     assert [(o.rows, o.rows_quarantined) for o in summary.outcomes] == [(1, 1)]
     assert rows(ToyVisits(context).read(), "visit_id") == [(1,)]
+
+
+class FlakyVisits(ToyVisits):
+    """Its writes fail, after its quarantined rows were appended: for a while (`away`, the
+    object store not answering), or for good (`broken`)."""
+
+    away: ClassVar[int] = 0
+    broken: ClassVar[bool] = False
+
+    def write(self, dataset: ETLDataSet) -> WriteResult:
+        if FlakyVisits.broken:
+            raise LakeWriteError("the disk is full")
+        if FlakyVisits.away:
+            FlakyVisits.away -= 1
+            raise ServiceUnavailableError("S3 at 127.0.0.1:8333 does not answer")
+        return super().write(dataset)
+
+
+def quarantined_visits(context: RunContext) -> list[tuple[object, ...]]:
+    stored = context.lake.read(quarantine_uri(context.settings, "toy_visits"))
+    return sorted(tuple(row) for row in stored.select("visit_id").collect())
+
+
+def test_a_retried_build_quarantines_each_row_once(
+    spark: SparkSession, local_settings: Settings
+) -> None:
+    FlakyVisits.away, FlakyVisits.broken = 1, False
+    settings = local_settings.model_copy(update={"retry_wait_s": 0})
+    context = new_context(spark, settings, Registry([FlakyVisits]), logical_date=date(2024, 3, 1))
+
+    (outcome,) = run_pipeline(context).outcomes
+
+    assert (outcome.status, outcome.retries) == ("ok", 1)
+    assert (outcome.rows, outcome.rows_quarantined) == (1, 1)
+    assert quarantined_visits(context) == [(2,)]
+    assert any("deleted 1 quarantined rows of earlier attempts" in w for w in outcome.warnings)
+
+
+def test_rows_set_aside_by_a_run_that_never_wrote_the_table_are_not_kept(
+    spark: SparkSession, local_settings: Settings
+) -> None:
+    registry = Registry([FlakyVisits])
+    FlakyVisits.away, FlakyVisits.broken = 0, True
+    failed = new_context(spark, local_settings, registry, logical_date=date(2024, 3, 1))
+    assert run_pipeline(failed).outcomes[0].status == "failed"
+    assert quarantined_visits(failed) == [(2,)], "set aside before the write failed"
+
+    FlakyVisits.broken = False
+    again = new_context(spark, local_settings, registry, logical_date=date(2024, 3, 1))
+    assert run_pipeline(again).ok
+
+    stored = again.lake.read(quarantine_uri(local_settings, "toy_visits"))
+    assert [tuple(row) for row in stored.select("visit_id", RUN_ID).collect()] == [
+        (2, again.run_id)
+    ]
