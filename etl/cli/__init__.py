@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 
 from etl.cli import db, dq, runs, stack
+from etl.cli._lock import Wait
 from etl.cli._output import console, error_console, exits_cleanly, print_table
 from etl.cli._wiring import open_catalog, upstream
 from etl.cli.datagen import datagen
@@ -105,6 +106,7 @@ def run(
             "`rainforest runs`, or its start), for its logical date unless --date says another.",
         ),
     ] = None,
+    wait: Wait = False,
 ) -> None:
     """Build tables in dependency order, each once, and print a per-table summary.
 
@@ -127,7 +129,7 @@ def run(
         targets, day = list(undone.tables), day or undone.logical_date
         full_refresh = full_refresh or undone.full_refresh
     spark = _run_days(
-        targets, [day], full_refresh=full_refresh, threads=threads, log_format=log_format
+        targets, [day], full_refresh=full_refresh, threads=threads, log_format=log_format, wait=wait
     )
     if show:
         settings = ServiceSettings.load()
@@ -155,6 +157,7 @@ def backfill(
     ] = None,
     threads: Threads = None,
     log_format: LogFormatOption = LogFormat.text,
+    wait: Wait = False,
 ) -> None:
     """Run every day from --from to --to in order, as `rainforest run --date` would.
 
@@ -168,7 +171,9 @@ def backfill(
             param_hint="--from",
         )
     days = [(first + timedelta(days=n)).date() for n in range((last - first).days + 1)]
-    _run_days(tables or [], days, full_refresh=False, threads=threads, log_format=log_format)
+    _run_days(
+        tables or [], days, full_refresh=False, threads=threads, log_format=log_format, wait=wait
+    )
 
 
 def _run_days(
@@ -178,6 +183,7 @@ def _run_days(
     full_refresh: bool,
     threads: int | None,
     log_format: LogFormat,
+    wait: bool,
 ) -> SparkSession:
     """Run `tables` (and what they need) once per day of `days`, stopping at the first failed
     day with the run's exit code; the Spark session, for what the caller does next."""
@@ -210,7 +216,7 @@ def _run_days(
             else JsonEventPrinter(run_id=context.run_id, logical_date=context.run_date)
         )
         try:
-            summary = run_pipeline(context, tables, on_event=printer, threads=threads)
+            summary = run_pipeline(context, tables, on_event=printer, threads=threads, wait=wait)
         finally:
             printer.close()
         printer.summary(summary)

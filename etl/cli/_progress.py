@@ -13,12 +13,20 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table as RichTable
 
+from etl.cli._lock import took_over_text, waiting_text
 from etl.cli._output import print_whole
-from etl.core.pipeline import TableFinished, TableStarted
+from etl.core.pipeline import (
+    TableFinished,
+    TableRetried,
+    TableStarted,
+    TookOverWarehouse,
+    WaitingForWarehouse,
+)
 
 if TYPE_CHECKING:
     from rich.status import Status
 
+    from etl.core.lock import Holder
     from etl.core.pipeline import RunEvent, RunSummary, TableOutcome
 
 
@@ -49,6 +57,15 @@ class ProgressPrinter:
             if name in self._building:
                 self._building.remove(name)
             self._print_outcome(outcome)
+        elif isinstance(event, TableRetried):
+            self.console.print(
+                f"[yellow]↻[/] {escape(f'{event.layer}.{event.name}')}: attempt {event.attempt} "
+                f"of {event.attempts} failed, again in {event.wait_s:.1f} s: {escape(event.cause)}"
+            )
+        elif isinstance(event, WaitingForWarehouse):
+            self.console.print(waiting_text(event.holder))
+        elif isinstance(event, TookOverWarehouse):
+            self.console.print(took_over_text(event.previous))
         self._show_building()
 
     def summary(self, summary: RunSummary) -> None:
@@ -131,8 +148,9 @@ def _count(value: int | None) -> str:
 
 
 class JsonEventPrinter:
-    """Prints one JSON object per line for each table's start and finish and the run's end,
-    for schedulers and log collectors (`--log-format json`); nothing else goes to stdout."""
+    """Prints one JSON object per line for each table's start, retry and finish, for waiting on
+    or taking over the warehouse, and for the run's end, for schedulers and log collectors
+    (`--log-format json`); nothing else goes to stdout."""
 
     def __init__(self, *, run_id: str, logical_date: date, output: TextIO | None = None) -> None:
         self._run = {"run_id": run_id, "logical_date": logical_date.isoformat()}
@@ -159,7 +177,21 @@ class JsonEventPrinter:
                 message=o.message or None,
                 note=o.note or None,
                 warnings=list(o.warnings),
+                retries=o.retries,
             )
+        elif isinstance(event, TableRetried):
+            self._emit(
+                "table_retried",
+                table=f"{event.layer}.{event.name}",
+                attempt=event.attempt,
+                attempts=event.attempts,
+                cause=event.cause,
+                wait_s=event.wait_s,
+            )
+        elif isinstance(event, WaitingForWarehouse):
+            self._emit("waiting_for_warehouse", holder=_holder(event.holder))
+        elif isinstance(event, TookOverWarehouse):
+            self._emit("took_over_warehouse", previous=_holder(event.previous))
 
     def summary(self, summary: RunSummary) -> None:
         counts = Counter(o.status for o in summary.outcomes)
@@ -179,3 +211,13 @@ class JsonEventPrinter:
         line = json.dumps({"event": event, "at": at, **self._run, **fields})
         self._output.write(line + "\n")
         self._output.flush()
+
+
+def _holder(holder: Holder) -> dict[str, object]:
+    return {
+        "run_id": holder.run_id,
+        "purpose": holder.purpose,
+        "host": holder.host,
+        "pid": holder.pid,
+        "since": holder.since.isoformat(),
+    }

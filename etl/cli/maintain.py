@@ -8,6 +8,7 @@ from typing import Annotated
 import typer
 from rich.markup import escape
 
+from etl.cli._lock import Wait, holding
 from etl.cli._output import console, exits_cleanly
 from etl.core.registry import Registry
 from etl.services.settings import ServiceSettings
@@ -33,22 +34,27 @@ def maintain(
     force: Annotated[
         bool,
         typer.Option(
-            "--force", help="Allow a retention under a day: only when no run is going on."
+            "--force",
+            help="Allow a retention under a day: a reader of an older version (a query, a "
+            "`history` time travel) may then find its files gone.",
         ),
     ] = False,
+    wait: Wait = False,
 ) -> None:
     """Compact small files (Z-order where a table's spec asks), vacuum files that only old
     versions need, and checkpoint each log; prints files and bytes before and after."""
     from etl.core.upkeep import maintain_tables
 
     totals = [0, 0]
-    done = maintain_tables(
-        ServiceSettings.load(),
-        Registry.discover(),
-        tables or [],
-        retention=timedelta(hours=retention_hours),
-        force=force,
-    )
+    settings = ServiceSettings.load()
+    with holding(settings, "maintain", wait=wait):
+        done = maintain_tables(
+            settings,
+            Registry.discover(),
+            tables or [],
+            retention=timedelta(hours=retention_hours),
+            force=force,
+        )
     for result in done:
         name = escape(result.table)
         outcome = result.maintained

@@ -10,6 +10,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table as RichTable
 
+from etl.cli._lock import Wait, holding
 from etl.cli._output import console, exits_cleanly, print_whole
 from etl.core.registry import Registry
 from etl.services.settings import ServiceSettings
@@ -56,6 +57,7 @@ def restore(
             help="Instead of --version: the newest version committed at or before this UTC time.",
         ),
     ] = None,
+    wait: Wait = False,
 ) -> None:
     """Make an earlier version of a table current again, in a new version (the log keeps
     every version). Tables downstream rebuild whole on the next run."""
@@ -64,7 +66,9 @@ def restore(
     if (version is None) == (timestamp is None):
         raise typer.BadParameter("give either --version or --timestamp", param_hint="--version")
     at = timestamp.replace(tzinfo=UTC) if timestamp is not None else None
-    done = restore_table(ServiceSettings.load(), Registry.discover(), table, version=version, at=at)
+    settings = ServiceSettings.load()
+    with holding(settings, f"restore {table}", wait=wait):
+        done = restore_table(settings, Registry.discover(), table, version=version, at=at)
     restored = done.restored
     console.print(
         f"{done.table} is at version {restored.restored}'s state again, as its version "

@@ -11,6 +11,8 @@ EXIT_USAGE = 2
 """Bad arguments or configuration: nothing was done."""
 EXIT_RULE_BROKEN = 3
 """A `fail` quality rule broke (and nothing else failed): the data, not the system."""
+EXIT_BUSY = 4
+"""Another command holds the warehouse (`--wait` waits for it instead)."""
 
 
 class RainforestError(Exception):

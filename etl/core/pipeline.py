@@ -18,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Literal
 
 from etl.core.errors import EXIT_FAILED, EXIT_RULE_BROKEN, RainforestError
+from etl.core.lock import Holder, WarehouseLock, holding_warehouse
 from etl.core.quality import gx
 from etl.core.quality.results import QualityLog, QualityResults
 from etl.core.retry import attempts, transient_cause
@@ -86,7 +87,37 @@ class TableFinished:
     outcome: TableOutcome
 
 
-RunEvent = TableStarted | TableFinished
+@dataclass(frozen=True, kw_only=True)
+class TableRetried:
+    """An attempt at a table's build failed for a transient reason; another follows."""
+
+    name: str
+    layer: str
+    attempt: int
+    """The attempt that failed, from 1."""
+    attempts: int
+    """Attempts allowed in all (the setting `retry_attempts`)."""
+    cause: str
+    wait_s: float
+    """The wait before the next attempt."""
+
+
+@dataclass(frozen=True, kw_only=True)
+class WaitingForWarehouse:
+    """Another command holds the warehouse; the run starts when it is released."""
+
+    holder: Holder
+
+
+@dataclass(frozen=True, kw_only=True)
+class TookOverWarehouse:
+    """The run took over the warehouse lock of a command that stopped renewing it (or whose
+    process is gone), most likely killed: its tables kept their last committed versions."""
+
+    previous: Holder
+
+
+RunEvent = TableStarted | TableFinished | TableRetried | WaitingForWarehouse | TookOverWarehouse
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -156,6 +187,7 @@ def run_pipeline(
     *,
     on_event: Callable[[RunEvent], None] | None = None,
     threads: int | None = None,
+    wait: bool = False,
 ) -> RunSummary:
     """Build `targets` and what they need; a failed table skips its downstream, not its siblings.
 
@@ -167,8 +199,32 @@ def run_pipeline(
     it is recorded. Each table's outcome goes to the run log (`ops/runs`) and its quality
     results to `ops/dq_results` as soon as it ends, so a killed run still shows what it
     finished; the run's Data Docs are rendered at the end. `on_event` hears of every table's
-    start and finish, on the caller's thread; the summary lists the tables in build order.
+    start, retry and finish, one event at a time; the summary lists the tables in build order.
+
+    The run holds the warehouse (`etl.core.lock`) throughout: if another command holds it,
+    it raises `WarehouseBusyError` or, with `wait`, waits for it.
     """
+    emit = _one_at_a_time(on_event)
+    holder = Holder.this_process(run_id=context.run_id, purpose=f"run {context.run_date}")
+    with holding_warehouse(
+        context.settings,
+        holder,
+        wait=wait,
+        on_wait=lambda other: emit(WaitingForWarehouse(holder=other)),
+    ) as lock:
+        if lock.taken_over is not None:
+            emit(TookOverWarehouse(previous=lock.taken_over))
+        return _run_holding(context, targets, emit=emit, threads=threads, lock=lock)
+
+
+def _run_holding(
+    context: RunContext,
+    targets: Iterable[str],
+    *,
+    emit: Callable[[RunEvent], None],
+    threads: int | None,
+    lock: WarehouseLock,
+) -> RunSummary:
     plan = {table_cls.spec.name: table_cls for table_cls in context.registry.build_order(targets)}
     spark_context = context.spark.sparkContext
     workers = threads or context.settings.threads or spark_context.defaultParallelism
@@ -182,7 +238,7 @@ def run_pipeline(
         spark_context.setLocalProperty("spark.scheduler.pool", spec.qualified_name)
         spark_context.setJobGroup(spec.qualified_name, f"build {spec.qualified_name}")
         try:
-            return _recorded(context.run_log, _build(plan[name](context)))
+            return _recorded(context.run_log, _build(plan[name](context), emit=emit, lock=lock))
         finally:
             spark_context.setLocalProperty("spark.scheduler.pool", None)  # type: ignore[arg-type]
             spark_context.setLocalProperty("spark.jobGroup.id", None)  # type: ignore[arg-type]
@@ -201,7 +257,7 @@ def run_pipeline(
     for event in events:
         if isinstance(event, Started):
             spec = plan[event.name].spec
-            _emit(on_event, TableStarted(name=spec.name, layer=spec.placed_layer))
+            emit(TableStarted(name=spec.name, layer=spec.placed_layer))
             continue
         if isinstance(event, Done):
             outcome = event.result
@@ -220,7 +276,7 @@ def run_pipeline(
                 ),
             )
         outcomes[event.name] = outcome
-        _emit(on_event, TableFinished(outcome=outcome))
+        emit(TableFinished(outcome=outcome))
     if warming is not None:
         warming.join()
     docs = context.quality_log.publish(
@@ -250,9 +306,17 @@ def _warm_up_gx(context: RunContext, tables: Iterable[type[Table]]) -> threading
     return thread
 
 
-def _emit(on_event: Callable[[RunEvent], None] | None, event: RunEvent) -> None:
-    if on_event is not None:
-        on_event(event)
+def _one_at_a_time(on_event: Callable[[RunEvent], None] | None) -> Callable[[RunEvent], None]:
+    """`on_event`, called by one thread at a time: retries are told from the build threads,
+    the moment they happen."""
+    serial = threading.Lock()
+
+    def emit(event: RunEvent) -> None:
+        if on_event is not None:
+            with serial:
+                on_event(event)
+
+    return emit
 
 
 def _recorded(run_log: RunLog | None, outcome: TableOutcome) -> TableOutcome:
@@ -296,10 +360,10 @@ def _logged(run_log: RunLog, outcome: TableOutcome) -> LoggedTable:
     )
 
 
-def _build(table: Table) -> TableOutcome:
-    """Run `table`'s build, again after a transient failure (`etl.core.retry`, each retry a
-    warning with its cause); a user's error becomes a failed outcome, a bug is recorded in the
-    run log and raised."""
+def _build(table: Table, *, emit: Callable[[RunEvent], None], lock: WarehouseLock) -> TableOutcome:
+    """Run `table`'s build, again after a transient failure (`etl.core.retry`, each retry an
+    event and a warning with its cause); a user's error becomes a failed outcome, a bug is
+    recorded in the run log and raised. Nothing is built once the run lost the warehouse."""
     spec = table.spec
     started_at = datetime.now(UTC)
     started = time.perf_counter()
@@ -324,15 +388,26 @@ def _build(table: Table) -> TableOutcome:
 
     settings = table.context.settings
 
-    def retrying(attempt: int, error: BaseException) -> None:
+    def retrying(attempt: int, error: BaseException, wait_s: float) -> None:
         nonlocal retries
         retries += 1
+        cause = transient_cause(error) or type(error).__name__
         table.warnings.append(
-            f"attempt {attempt} of {settings.retry_attempts} failed and is retried: "
-            f"{transient_cause(error)}"
+            f"attempt {attempt} of {settings.retry_attempts} failed and is retried: {cause}"
+        )
+        emit(
+            TableRetried(
+                name=spec.name,
+                layer=spec.placed_layer,
+                attempt=attempt,
+                attempts=settings.retry_attempts,
+                cause=cause,
+                wait_s=round(wait_s, 3),
+            )
         )
 
     try:
+        lock.check()
         result = attempts(
             table.run,
             tries=settings.retry_attempts,

@@ -79,16 +79,18 @@ def attempts(
     tries: int,
     wait_s: float,
     max_wait_s: float,
-    on_retry: Callable[[int, BaseException], None],
+    on_retry: Callable[[int, BaseException, float], None],
 ) -> T:
     """`call()`, again after each transient failure (see `transient_cause`), `tries` times at
-    most; `on_retry(attempt, error)` hears of each failure that is retried."""
+    most; `on_retry(attempt, error, wait_s)` hears of each failure that is retried, before
+    the wait."""
 
     def tell(state: RetryCallState) -> None:
         assert state.outcome is not None
         error = state.outcome.exception()
         assert error is not None
-        on_retry(state.attempt_number, error)
+        wait_s = state.next_action.sleep if state.next_action is not None else 0.0
+        on_retry(state.attempt_number, error, wait_s)
 
     retrying = Retrying(
         stop=stop_after_attempt(tries),

@@ -110,6 +110,15 @@ class Settings(BaseSettings):
     )
     retry_max_wait_s: float = Field(default=30.0, ge=0, description="The longest wait.")
 
+    lock_stale_after_s: float = Field(
+        default=600.0,
+        gt=0,
+        description=(
+            "Seconds after which a warehouse lock whose holder stopped renewing it (killed, "
+            "machine gone) is taken over; a holder renews it every quarter of this."
+        ),
+    )
+
     jdbc_jar: Path = Path("/usr/share/java/postgresql.jar")
 
     @classmethod

@@ -16,6 +16,7 @@ from etl.core.incremental import MARK_CONSUMED
 from etl.core.lake.maintenance import Maintained, maintain
 from etl.core.lake.snapshot import open_delta
 from etl.core.lake.storage import Storage
+from etl.core.lock import LOCK_TABLE, lock_uri
 from etl.core.quality.results import RESULTS_TABLE, quarantine_uri
 from etl.core.runlog import RUNS_TABLE
 
@@ -74,6 +75,7 @@ def maintain_tables(
         *(("quarantine." + t.spec.name, quarantine_uri(settings, t.spec.name)) for t in tables),
         (f"ops.{RUNS_TABLE}", settings.table_uri("ops", RUNS_TABLE)),
         (f"ops.{RESULTS_TABLE}", settings.table_uri("ops", RESULTS_TABLE)),
+        (f"ops.{LOCK_TABLE}", lock_uri(settings)),
     ]
     for name, uri in extra:
         if open_delta(uri, storage) is not None:

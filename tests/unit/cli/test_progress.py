@@ -4,13 +4,22 @@ from __future__ import annotations
 
 import io
 import json
-from datetime import date
+from datetime import UTC, date, datetime
 
 import pytest
 from rich.console import Console
 
 from etl.cli._progress import JsonEventPrinter, ProgressPrinter
-from etl.core.pipeline import RunSummary, TableFinished, TableOutcome, TableStarted
+from etl.core.lock import Holder
+from etl.core.pipeline import (
+    RunSummary,
+    TableFinished,
+    TableOutcome,
+    TableRetried,
+    TableStarted,
+    TookOverWarehouse,
+    WaitingForWarehouse,
+)
 
 
 def printed(outcomes: list[TableOutcome], *, summary: bool = False) -> str:
@@ -182,3 +191,53 @@ def test_json_events_are_one_object_per_line_with_the_run_and_the_outcome() -> N
     assert (finished["status"], finished["error_class"]) == ("failed", "RulesBroken")
     assert finished["message"] == "silver.orders: 2 rows break rule total_positive"
     assert ended == {**ended, "event": "run_finished", "exit_code": 3, "tables": {"failed": 1}}
+
+
+def test_retries_and_the_warehouse_lock_are_events_too() -> None:
+    output = io.StringIO()
+    printer = JsonEventPrinter(run_id="run-7", logical_date=date(2026, 3, 2), output=output)
+    holder = Holder(
+        run_id="3f9c2a1b7d4e",
+        purpose="run 2026-03-01",
+        host="etl-1",
+        pid=48213,
+        since=datetime(2026, 3, 2, 1, 15, 2, tzinfo=UTC),
+    )
+    printer(WaitingForWarehouse(holder=holder))
+    printer(TookOverWarehouse(previous=holder))
+    cause = "ServiceUnavailableError: Cannot reach Postgres"
+    printer(
+        TableRetried(name="orders", layer="bronze", attempt=1, attempts=3, cause=cause, wait_s=2.3)
+    )
+
+    waiting, took_over, retried = (json.loads(line) for line in output.getvalue().splitlines())
+    expected_holder = {
+        "run_id": "3f9c2a1b7d4e",
+        "purpose": "run 2026-03-01",
+        "host": "etl-1",
+        "pid": 48213,
+        "since": "2026-03-02T01:15:02+00:00",
+    }
+    assert (waiting["event"], waiting["holder"]) == ("waiting_for_warehouse", expected_holder)
+    assert (took_over["event"], took_over["previous"]) == ("took_over_warehouse", expected_holder)
+    assert retried == {
+        **retried,
+        "event": "table_retried",
+        "table": "bronze.orders",
+        "attempt": 1,
+        "attempts": 3,
+        "cause": cause,
+        "wait_s": 2.3,
+    }
+
+
+def test_a_retry_prints_its_line_when_it_happens() -> None:
+    console = Console(record=True, width=160, color_system=None)
+    ProgressPrinter(console)(
+        TableRetried(
+            name="orders", layer="bronze", attempt=2, attempts=3, cause="OSError: reset", wait_s=4
+        )
+    )
+    assert "bronze.orders: attempt 2 of 3 failed, again in 4.0 s: OSError: reset" in (
+        console.export_text()
+    )

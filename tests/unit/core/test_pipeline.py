@@ -6,6 +6,7 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from pathlib import Path
 from types import SimpleNamespace
 from typing import Any, cast
 
@@ -13,11 +14,13 @@ import pytest
 
 from etl.core.dataset import Layer, TableSpec
 from etl.core.errors import DataQualityError, LakeWriteError, ServiceUnavailableError
+from etl.core.lock import Holder, WarehouseBusyError, holding_warehouse
 from etl.core.pipeline import (
     RunEvent,
     RunSummary,
     TableFinished,
     TableOutcome,
+    TableRetried,
     TableStarted,
     run_pipeline,
 )
@@ -90,13 +93,22 @@ TABLES = (
 PLAN = ["customers", "orders", "payments", "revenue", "report"]
 
 
+WAREHOUSE: dict[str, str] = {}
+"""The test's own temporary warehouse, where the run holds the lock."""
+
+
+@pytest.fixture(autouse=True)
+def _own_warehouse(tmp_path: Path) -> None:
+    WAREHOUSE["path"] = str(tmp_path / "lakehouse")
+
+
 def context(
     lake: FakeLake, tables: tuple[type[Table], ...] = TABLES, *, threads: int = 1
 ) -> RunContext:
     spark: Any = SimpleNamespace(sparkContext=FakeSparkContext())
     return RunContext(
         spark=spark,
-        settings=Settings(warehouse="/tmp/unused", threads=threads, retry_wait_s=0),
+        settings=Settings(warehouse=WAREHOUSE["path"], threads=threads, retry_wait_s=0),
         lake=cast(Any, lake),
         registry=Registry(tables),
         run_id="run-test-1",
@@ -275,3 +287,33 @@ def test_a_permanent_failure_is_not_retried() -> None:
     outcome = by_name(run_pipeline(context(lake)))["orders"]
 
     assert (outcome.status, outcome.retries, lake.built.count("orders")) == ("failed", 0, 1)
+
+
+def test_a_retry_is_an_event_the_moment_it_happens() -> None:
+    seen: list[RunEvent] = []
+    lake = FakeLake(flaky={"orders": 2})
+
+    run_pipeline(context(lake), on_event=seen.append)
+
+    def about_orders(event: RunEvent) -> bool:
+        if isinstance(event, TableFinished):
+            return event.outcome.name == "orders"
+        return getattr(event, "name", None) == "orders"
+
+    orders = [e for e in seen if about_orders(e)]
+    retried = [e for e in orders if isinstance(e, TableRetried)]
+    assert [(e.attempt, e.attempts) for e in retried] == [(1, 3), (2, 3)]
+    assert retried[0].cause == "ServiceUnavailableError: Cannot reach Postgres at 127.0.0.1:5432"
+    assert isinstance(orders[0], TableStarted) and isinstance(orders[-1], TableFinished)
+
+
+def test_a_run_on_a_held_warehouse_builds_nothing() -> None:
+    lake = FakeLake()
+    run_context = context(lake)
+    other = Holder.this_process(run_id="other0001", purpose="maintain")
+
+    with holding_warehouse(run_context.settings, other), pytest.raises(WarehouseBusyError) as busy:
+        run_pipeline(run_context)
+
+    assert "maintain (other0001)" in str(busy.value)
+    assert lake.built == []

@@ -70,7 +70,7 @@ def test_attempts_until_one_passes_and_tells_each_retry() -> None:
         tries=3,
         wait_s=0,
         max_wait_s=0,
-        on_retry=lambda n, error: told.append((n, type(error).__name__)),
+        on_retry=lambda n, error, _wait: told.append((n, type(error).__name__)),
     )
 
     assert result == "built"
