@@ -16,6 +16,7 @@ from pyspark.sql import functions as F
 from etl.core.errors import ConfigError, LakeWriteError
 from etl.core.lake import Lake
 from etl.core.lake.storage import Storage
+from etl.core.lock import Holder, WarehouseBusyError, WarehouseLock, current_holder
 from etl.core.settings import Settings
 from etl.services.seaweedfs import SeaweedS3
 from etl.services.state import free_port
@@ -207,3 +208,23 @@ def test_a_table_survives_a_restart_of_the_server(
         assert spark_rows(Lake(spark, settings).read(uri)) == expected_rows(ROWS)
     finally:
         stop_server(process)
+
+
+def test_of_commands_starting_at_once_on_s3_exactly_one_holds_the_warehouse(
+    s3_settings: Settings,
+) -> None:
+    def contend(run_id: str) -> WarehouseLock | None:
+        lock = WarehouseLock(s3_settings, Holder.this_process(run_id=run_id, purpose="run"))
+        try:
+            lock.acquire(wait=False)
+        except WarehouseBusyError:
+            return None
+        return lock
+
+    for round_ in range(3):
+        with ThreadPoolExecutor(max_workers=4) as pool:
+            won = [lock for lock in pool.map(contend, [f"r{round_}c{n}" for n in range(4)]) if lock]
+        assert len(won) == 1
+        assert current_holder(s3_settings) == won[0].holder
+        won[0].release()
+        assert current_holder(s3_settings) is None
