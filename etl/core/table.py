@@ -288,13 +288,14 @@ class Table:
             )
             return result
         return self.context.lake.write(
-            _one_file_per_partition(dataset.curr_data, self.spec.partition_by),
+            dataset.curr_data,
             dataset.storage_path,
             mode=self.spec.mode,
             partition_by=self.spec.partition_by,
             table_format=self.spec.data_format,
             marks=marks,
             notes=notes,
+            rows=dataset.rows,
         )
 
     def _write_replacing(
@@ -311,7 +312,7 @@ class Table:
         partition_by = spec.partition_by
         if partition_by == (on,):
             written = lake.write(
-                _one_file_per_partition(rows, partition_by),
+                rows,
                 uri,
                 mode="overwrite_partitions",
                 partition_by=partition_by,
@@ -331,7 +332,7 @@ class Table:
         carried = Observation()
         kept = kept.observe(carried, F.count(F.lit(1)).alias("rows"))
         written = lake.write(
-            _one_file_per_partition(kept.unionByName(rows), partition_by),
+            kept.unionByName(rows),
             uri,
             mode="overwrite_partitions" if partition_by else "overwrite",
             partition_by=partition_by,
@@ -510,7 +511,9 @@ class Table:
         if verdict.rows_dropped:
             stamped = with_run(verdict.quarantine, run_id=context.run_id, run_ts=context.run_ts)
             uri = quarantine_uri(context.settings, self.spec.name)
-            quarantined = context.lake.write(stamped, uri, mode="append").rows
+            quarantined = context.lake.write(
+                stamped, uri, mode="append", rows=verdict.rows_dropped
+            ).rows
         written = self.write(clean)
         carried = self.replacement.carried if self.replacement is not None else 0
         if verdict.rows_in != written.rows - carried + quarantined:
@@ -576,9 +579,3 @@ def _check_transform_signature(cls: type[Table]) -> None:
             f"{sorted(upstream)}: name one parameter after each upstream table (tables only "
             "rules look into may be left out)."
         )
-
-
-def _one_file_per_partition(rows: DataFrame, partition_by: Sequence[str]) -> DataFrame:
-    """Rows grouped by partition, so that each partition is written as one file, not one per
-    task: a day of a fact table is a few thousand rows."""
-    return rows.repartition(*partition_by) if partition_by else rows

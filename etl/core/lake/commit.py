@@ -70,6 +70,9 @@ class WritePlan:
     replaced: tuple[dict[str, str | None], ...] = ()
     """`overwrite_partitions`: partitions (Delta-encoded values) emptied even if no new file
     lands in them, beside those the new files write to; how a rebuild deletes a whole day."""
+    file_rows: int | None = None
+    """Rows a data file holds at most, so that files stay near the target size; None: no
+    limit."""
 
     @property
     def data_schema(self) -> pa.Schema:
@@ -88,6 +91,7 @@ def plan_write(
     marks: Mapping[str, int] | None = None,
     notes: Mapping[str, str] | None = None,
     replaced: Sequence[Mapping[str, str | None]] = (),
+    file_rows: int | None = None,
 ) -> WritePlan:
     """Check a write against the existing table, so that a doomed write fails before it starts.
 
@@ -130,6 +134,7 @@ def plan_write(
         marks=dict(marks or {}),
         notes=dict(notes or {}),
         replaced=tuple(dict(values) for values in replaced),
+        file_rows=file_rows,
     )
 
 

@@ -37,6 +37,7 @@ OPTION_RECEIPT = "lake.receipt"
 OPTION_MARKS = "lake.commit.marks"
 OPTION_NOTES = "lake.commit.notes"
 OPTION_REPLACED = "lake.replaced.partitions"
+OPTION_FILE_ROWS = "lake.file.rows"
 
 _DEFAULT_MIN_PARTITIONS = 2
 
@@ -90,6 +91,7 @@ class LakeDataSource(DataSource):
             marks=json.loads(self.options.get(OPTION_MARKS) or "{}"),
             notes=json.loads(self.options.get(OPTION_NOTES) or "{}"),
             replaced=json.loads(self.options.get(OPTION_REPLACED) or "[]"),
+            file_rows=int(self.options.get(OPTION_FILE_ROWS) or 0) or None,
         )
         return LakeWriter(plan=plan, storage=storage, receipt=self.options.get(OPTION_RECEIPT))
 

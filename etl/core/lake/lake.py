@@ -25,6 +25,7 @@ from etl.core.lake.commit import DataFile, WriteMode, WritePlan, commit, discard
 from etl.core.lake.datasource import (
     FORMAT_NAME,
     OPTION_COLUMNS,
+    OPTION_FILE_ROWS,
     OPTION_FORMAT,
     OPTION_MARKS,
     OPTION_MIN_PARTITIONS,
@@ -56,6 +57,12 @@ from etl.core.lake.snapshot import (
 from etl.core.lake.storage import Storage, credentials_refused, is_local, local_path
 from etl.core.lake.write import Receipt
 from etl.core.settings import Settings
+
+TARGET_FILE_BYTES = 128 * 1024 * 1024
+"""What a data file aims at: big enough that reading a table opens few files, small enough
+that a task writes one in seconds and compaction has little to do (Delta's own target)."""
+_VARIABLE_WIDTH_BYTES = 32
+"""The width guessed for a string or binary value, before a table has files to measure."""
 
 _UTC_ZONES = frozenset({"UTC", "Etc/UTC", "GMT", "Etc/GMT", "Z", "+00:00"})
 
@@ -107,19 +114,26 @@ class Lake:
         marks: Mapping[str, int] | None = None,
         notes: Mapping[str, str] | None = None,
         replaced: Sequence[Mapping[str, object]] = (),
+        rows: int | None = None,
     ) -> WriteResult:
         """Write `df` as the table's next version in one commit; on failure the table keeps its
         previous version and no written file remains.
+
+        Files aim at `TARGET_FILE_BYTES`: a partition's rows go to one file, more only past
+        that size, and an unpartitioned table of `rows` (given, or for an overwrite, as many
+        as it holds now) is written as that many rows' worth of files, not one per task.
 
         `marks` are recorded in the same commit (see `marks`), so progress such as a high-water
         mark can never run ahead of, or lag behind, the rows it describes. `notes` go into
         the commit's history entry for people. With `overwrite_partitions`, the partitions
         `replaced` (typed values) are emptied too, whether or not `df` has rows for them.
         """
+        schema = to_arrow_schema(df.schema, timezone="UTC")
+        layout = self._layout(uri, schema, table_format)
         plan = plan_write(
             uri,
             self._storage,
-            schema=to_arrow_schema(df.schema, timezone="UTC"),
+            schema=schema,
             mode=mode,
             partition_by=partition_by,
             table_format=table_format,
@@ -129,7 +143,10 @@ class Lake:
                 {name: encode_partition_value(value) for name, value in values.items()}
                 for values in replaced
             ],
+            file_rows=layout.file_rows,
         )
+        expected = rows if rows is not None or mode != "overwrite" else layout.stored_rows
+        df = _gathered(df, plan, expected)
         if self._native_writable(plan):
             return self._write_native(df, plan)
         return self._write_through_source(df, plan)
@@ -265,6 +282,7 @@ class Lake:
                 .option(OPTION_MARKS, json.dumps(plan.marks))
                 .option(OPTION_NOTES, json.dumps(plan.notes))
                 .option(OPTION_REPLACED, json.dumps(plan.replaced))
+                .option(OPTION_FILE_ROWS, str(plan.file_rows or ""))
                 .save(plan.uri)
             )
             outcome = Receipt.load(receipt)
@@ -281,6 +299,21 @@ class Lake:
         finally:
             os.unlink(receipt)
         return WriteResult(version=outcome.version, rows=outcome.rows, files=outcome.files)
+
+    def _layout(self, uri: str, schema: pa.Schema, table_format: TableFormat) -> _Layout:
+        """Rows per file for the target size, from the bytes a row takes in the table's files,
+        or for a new table from its columns' widths (uncompressed: an overestimate)."""
+        table = open_delta(uri, self._storage) if table_format == "delta" else None
+        stored_rows, stored_bytes = 0, 0
+        if table is not None:
+            actions = pa.table(table.get_add_actions(flatten=True))
+            stored_rows = sum(count or 0 for count in actions.column("num_records").to_pylist())
+            stored_bytes = sum(actions.column("size_bytes").to_pylist())
+        row_bytes = stored_bytes / stored_rows if stored_rows else _row_width(schema)
+        return _Layout(
+            file_rows=max(1, int(TARGET_FILE_BYTES / max(row_bytes, 1))),
+            stored_rows=stored_rows if table is not None else None,
+        )
 
     def _native_writable(self, plan: WritePlan) -> bool:
         """Whether Spark's Parquet writer can produce the data files: a local table (Spark has no
@@ -307,6 +340,8 @@ class Lake:
         files: list[DataFile] = []
         try:
             writer = df.write.mode("errorifexists").option("compression", "snappy")
+            if plan.file_rows is not None:
+                writer = writer.option("maxRecordsPerFile", plan.file_rows)
             if plan.partition_by:
                 writer = writer.partitionBy(*plan.partition_by)
             writer.parquet(staging)
@@ -446,3 +481,32 @@ def _json_list(names: Sequence[str]) -> str:
 def _first_line(error: BaseException) -> str:
     text = str(error).strip()
     return text.splitlines()[0][:500] if text else type(error).__name__
+
+
+@dataclass(frozen=True)
+class _Layout:
+    file_rows: int
+    stored_rows: int | None
+    """Rows the table holds now; None when it does not exist yet."""
+
+
+def _gathered(df: DataFrame, plan: WritePlan, rows: int | None) -> DataFrame:
+    """`df` in as many tasks as it should have files: a partition's rows in one task (its
+    writer splits a partition past `file_rows`), an unpartitioned table's `rows` in one task
+    per file; unchanged when neither is known."""
+    if plan.partition_by:
+        return df.repartition(*plan.partition_by)
+    if rows is None or plan.file_rows is None:
+        return df
+    return df.repartition(max(1, -(-rows // plan.file_rows)))
+
+
+def _row_width(schema: pa.Schema) -> float:
+    return sum(_value_width(field.type) for field in schema)
+
+
+def _value_width(data_type: pa.DataType) -> float:
+    try:
+        return data_type.bit_width / 8
+    except ValueError:  # not fixed-width: strings, binaries, nested values
+        return _VARIABLE_WIDTH_BYTES

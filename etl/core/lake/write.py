@@ -113,29 +113,52 @@ def _files(messages: list[WriterCommitMessage | None]) -> list[DataFile]:
 def write_files(
     batches: Iterator[pa.RecordBatch], plan: WritePlan, storage: Storage, *, prefix: str
 ) -> tuple[DataFile, ...]:
-    """Write `batches` as one file per partition value; on failure, delete what was written."""
+    """Write `batches` as one file per partition value, or more when a file reaches the plan's
+    `file_rows`; on failure, delete what was written."""
     filesystem, root = storage.filesystem(plan.uri)
     target = plan.schema
     data_schema = plan.data_schema
     open_files: dict[tuple[str | None, ...], _OpenFile] = {}
+    closed: list[DataFile] = []
+    opened = 0
     try:
         for batch in batches:
             if not batch.schema.equals(target):
                 batch = _conform(batch, target)
-            for values, part in _split(batch, plan.partition_by, data_schema.names):
+            for values, rows in _split(batch, plan.partition_by, data_schema.names):
                 key = tuple(values.values())
-                if key not in open_files:
-                    directory = partition_dir(values)
-                    name = f"{prefix}-{len(open_files):05d}.snappy.parquet"
-                    path = f"{directory}/{name}" if directory else name
-                    open_files[key] = _OpenFile(filesystem, root, path, values, data_schema)
-                open_files[key].add(part)
-        return tuple(handle.close() for handle in open_files.values())
+                for part in _pieces(rows, plan.file_rows, open_files.get(key)):
+                    if key not in open_files:
+                        directory = partition_dir(values)
+                        name = f"{prefix}-{opened:05d}.snappy.parquet"
+                        opened += 1
+                        path = f"{directory}/{name}" if directory else name
+                        open_files[key] = _OpenFile(filesystem, root, path, values, data_schema)
+                    open_files[key].add(part)
+                    if plan.file_rows is not None and open_files[key].rows >= plan.file_rows:
+                        closed.append(open_files.pop(key).close())
+        return (*closed, *(handle.close() for handle in open_files.values()))
     except BaseException:
         for handle in open_files.values():
             handle.close_quietly()
-        discard(plan.uri, storage, [handle.path for handle in open_files.values()])
+        written = [file.path for file in closed] + [h.path for h in open_files.values()]
+        discard(plan.uri, storage, written)
         raise
+
+
+def _pieces(
+    rows: pa.RecordBatch, file_rows: int | None, current: _OpenFile | None
+) -> Iterator[pa.RecordBatch]:
+    """`rows` cut where files reach `file_rows`: first what fits in the `current` file."""
+    if file_rows is None or rows.num_rows == 0:
+        yield rows
+        return
+    room = file_rows - (current.rows if current is not None else 0)
+    start = 0
+    while start < rows.num_rows:
+        yield rows.slice(start, room)
+        start += room
+        room = file_rows
 
 
 def _conform(batch: pa.RecordBatch, target: pa.Schema) -> pa.RecordBatch:
@@ -210,10 +233,12 @@ class _OpenFile:
         self._writer: pq.ParquetWriter | None = None
         self._buffer: list[pa.RecordBatch] = []
         self._buffered_rows = 0
+        self.rows = 0
 
     def add(self, batch: pa.RecordBatch) -> None:
         self._buffer.append(batch)
         self._buffered_rows += batch.num_rows
+        self.rows += batch.num_rows
         if self._buffered_rows >= ROW_GROUP_ROWS:
             self._flush()
 

@@ -221,3 +221,31 @@ def test_parquet_format_overwrites_after_writing(spark: SparkSession, lake: Lake
     df = lake.read(uri, table_format="parquet")
     assert [row.order_id for row in df.collect()] == [1]
     assert lake.partition_values(uri, table_format="parquet") == [{"region": "eu"}]
+
+
+def test_a_small_table_is_one_file_whatever_its_tasks(
+    spark: SparkSession, lake: Lake, uri: str
+) -> None:
+    rows = spark.range(5_000).selectExpr("id AS order_id", "id % 7 AS status").repartition(8)
+
+    assert lake.write(rows, uri, rows=5_000).files == 1
+    assert lake.write(rows, uri).files == 1, "an overwrite is as big as the table it replaces"
+    assert lake.write(rows, uri, mode="append", rows=5_000).files == 1
+    assert len(live_files(uri)) == 2
+
+
+def test_files_stay_near_the_target_size(
+    spark: SparkSession, lake: Lake, local_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = spark.range(10_000).selectExpr("id AS order_id", "id % 2 AS day").repartition(3)
+    # Two 8-byte columns: a new table's files aim at 2,500 rows.
+    monkeypatch.setattr("etl.core.lake.lake.TARGET_FILE_BYTES", 16 * 2_500)
+
+    whole = local_settings.table_uri("silver", "whole")
+    by_day = local_settings.table_uri("silver", "by_day")
+    assert lake.write(rows, whole, rows=10_000).files == 4
+    assert lake.write(rows, by_day, partition_by=["day"]).files == 4
+
+    for table in (whole, by_day):
+        actions = pa.table(DeltaTable(table).get_add_actions(flatten=True))
+        assert actions.column("num_records").to_pylist() == [2_500] * 4

@@ -6,6 +6,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import boto3
+import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 from botocore.exceptions import ClientError
@@ -228,3 +229,21 @@ def test_of_commands_starting_at_once_on_s3_exactly_one_holds_the_warehouse(
         assert current_holder(s3_settings) == won[0].holder
         won[0].release()
         assert current_holder(s3_settings) is None
+
+
+def test_files_on_s3_stay_near_the_target_size(
+    spark: SparkSession, s3_settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    lake = Lake(spark, s3_settings)
+    rows = spark.range(10_000).selectExpr("id AS order_id", "id % 2 AS day").repartition(3)
+    small = s3_settings.table_uri("silver", "small")
+    assert lake.write(rows, small, rows=10_000).files == 1
+
+    # Two 8-byte columns: a new table's files aim at 2,500 rows.
+    monkeypatch.setattr("etl.core.lake.lake.TARGET_FILE_BYTES", 16 * 2_500)
+    by_day = s3_settings.table_uri("silver", "by_day")
+    assert lake.write(rows, by_day, partition_by=["day"]).files == 4
+    actions = DeltaTable(by_day, storage_options=s3_settings.storage_options()).get_add_actions(
+        flatten=True
+    )
+    assert pa.table(actions).column("num_records").to_pylist() == [2_500] * 4

@@ -109,3 +109,24 @@ def test_a_failed_write_leaves_no_file(tmp_path: Path) -> None:
         write_files(failing(), _plan(tmp_path.as_uri(), table.schema), Storage(), prefix="p")
 
     assert not list(tmp_path.rglob("*.parquet"))
+
+
+def test_a_file_that_reaches_the_plans_rows_is_closed_and_another_begun(tmp_path: Path) -> None:
+    table = _table()
+    plan = WritePlan(
+        uri=tmp_path.as_uri(),
+        mode="append",
+        table_format="delta",
+        schema=table.schema,
+        partition_by=(),
+        file_rows=15_000,
+    )
+
+    written = write_files(
+        iter(table.to_batches(max_chunksize=4_000)), plan, Storage(), prefix="part-00000"
+    )
+
+    assert [file.rows for file in written] == [15_000, 15_000, 10_000]
+    assert len({file.path for file in written}) == 3
+    back = pa.concat_tables(pq.read_table(tmp_path / file.path) for file in written)
+    assert back.equals(table)
