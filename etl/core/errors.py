@@ -47,3 +47,21 @@ class DataQualityError(RainforestError):
 
 class LakeWriteError(RainforestError):
     """A write to the lake failed; the table keeps its previous version."""
+
+
+class LogDamagedError(RainforestError):
+    """The newest entries of a table's Delta log cannot be read, while an earlier version can:
+    a disk or a copy cut them short. Nothing is guessed; a restore sets them aside."""
+
+    def __init__(self, uri: str, *, damaged: tuple[int, ...], intact: int, cause: str) -> None:
+        self.uri = uri
+        self.damaged = damaged
+        self.intact = intact
+        name = ".".join(uri.rstrip("/").split("/")[-2:])
+        entries = ", ".join(str(version) for version in damaged)
+        super().__init__(
+            f"The Delta log of {name} ({uri}) is damaged: its entry for version {entries} "
+            f"cannot be read ({cause}); version {intact} is intact. `rainforest restore {name} "
+            f"--version {intact}` makes it current again, setting the damaged entry aside; "
+            "the next run then brings the table and what reads it up to date."
+        )

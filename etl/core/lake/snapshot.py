@@ -17,7 +17,7 @@ from deltalake.exceptions import DeltaError
 from deltalake.exceptions import TableNotFoundError as DeltaTableNotFoundError
 from pyarrow import fs
 
-from etl.core.errors import ConfigError, RainforestError, TableNotFoundError
+from etl.core.errors import ConfigError, LogDamagedError, RainforestError, TableNotFoundError
 from etl.core.lake.encoding import comparable, file_path
 from etl.core.lake.storage import Storage, credentials_refused
 
@@ -27,6 +27,9 @@ TableFormat = Literal["delta", "parquet"]
 # column mapping) changes what a file's rows mean, and this reader would return wrong rows.
 _READABLE_FEATURES = frozenset({"timestampNtz", "v2Checkpoint", "vacuumProtocolCheck"})
 _HIDDEN_PREFIXES = ("_", ".")
+LOG_FOLDER = "_delta_log"
+_DAMAGE_LOOKBACK = 10
+"""Versions tried, newest first, for the last one the log can still give."""
 
 
 class UnsupportedTableError(RainforestError):
@@ -143,11 +146,46 @@ def open_delta(uri: str, storage: Storage, *, version: int | None = None) -> Del
             raise refused from None
         raise
     except DeltaError as error:
-        if version is None or DeltaTable.is_deltatable(uri, storage_options=options) is False:
+        if version is None:
+            damaged = _damaged_log(uri, storage, error)
+            if damaged is not None:
+                raise damaged from None
+            raise
+        if DeltaTable.is_deltatable(uri, storage_options=options) is False:
             raise
         raise TableNotFoundError(
             f"The table at {uri} has no version {version}: `Lake.history` lists its versions."
         ) from error
+
+
+def log_versions(uri: str, storage: Storage) -> list[int]:
+    """The versions that have an entry in the table's Delta log, in order."""
+    filesystem, root = storage.filesystem(uri)
+    try:
+        infos = filesystem.get_file_info(fs.FileSelector(f"{root}/{LOG_FOLDER}"))
+    except FileNotFoundError:
+        return []
+    names = (info.base_name.removesuffix(".json") for info in infos if info.is_file)
+    return sorted(int(name) for name in names if name.isdigit())
+
+
+def _damaged_log(uri: str, storage: Storage, error: DeltaError) -> LogDamagedError | None:
+    """The error to raise when the log's newest entries cannot be read but an earlier version
+    of the table can; None when the table's trouble is something else."""
+    versions = log_versions(uri, storage)
+    options = storage.delta_options(uri)
+    for candidate in reversed(versions[:-1][-_DAMAGE_LOOKBACK:]):
+        try:
+            DeltaTable(uri, version=candidate, storage_options=options)
+        except DeltaError:
+            continue
+        return LogDamagedError(
+            uri,
+            damaged=tuple(v for v in versions if v > candidate),
+            intact=candidate,
+            cause=str(error).strip().splitlines()[0][:200],
+        )
+    return None
 
 
 def parquet_files(filesystem: fs.FileSystem, root: str) -> list[fs.FileInfo]:

@@ -14,10 +14,11 @@ import pyarrow as pa
 from deltalake import Transaction
 from deltalake.transaction import CommitProperties
 
-from etl.core.errors import ConfigError, LakeWriteError, TableNotFoundError
-from etl.core.lake.snapshot import load_snapshot, missing_table, open_delta
+from etl.core.errors import ConfigError, LakeWriteError, LogDamagedError, TableNotFoundError
+from etl.core.lake.snapshot import LOG_FOLDER, load_snapshot, missing_table, open_delta
 from etl.core.lake.storage import Storage
 
+DAMAGED_FOLDER = "_damaged_log"
 MARK_RESTORED = "rainforest.restored"
 """The version a restore created. A table downstream that read an earlier version cannot
 follow the change by comparing versions (the restored rows went back, not forward), so it
@@ -128,15 +129,23 @@ def restore(
     carries on from there (a source table takes the upstream changes since that version's
     high-water mark again); `MARK_RESTORED` records the new version for tables downstream.
     Raises `ConfigError` for a version that is current, in the future or no longer readable,
-    and when files it needs were vacuumed.
+    and when files it needs were vacuumed. A log whose newest entries are damaged (see
+    `LogDamagedError`) has them set aside first, when `version` is before them.
     """
-    table = open_delta(uri, storage)
+    repaired = False
+    try:
+        table = open_delta(uri, storage)
+    except LogDamagedError as damaged:
+        if version > damaged.intact:
+            raise ConfigError(f"{damaged} Version {version} is not before the damage.") from None
+        _set_aside(uri, storage, damaged.damaged)
+        table, repaired = open_delta(uri, storage), True
     if table is None:
         raise missing_table(uri)
     current = table.version()
-    if current == 0:
+    if current == 0 and not repaired:
         raise ConfigError(f"{uri} has only its first version: there is nothing to go back to.")
-    if not 0 <= version < current:
+    if not (0 <= version < current or (repaired and version == current)):
         raise ConfigError(
             f"{uri} is at version {current}: restore one of 0-{current - 1} "
             "(`rainforest history` lists them)."
@@ -156,14 +165,20 @@ def restore(
         Transaction(name, value) for name, value in recorded.items() if value is not None
     ]
     transactions.append(Transaction(MARK_RESTORED, current + 1))
+    properties = CommitProperties(
+        custom_metadata={NOTE_MODE: "RESTORE", **notes}, app_transactions=transactions
+    )
     try:
-        metrics = table.restore(
-            version,
-            commit_properties=CommitProperties(
-                custom_metadata={NOTE_MODE: "RESTORE", **notes},
-                app_transactions=transactions,
-            ),
-        )
+        if version == current:
+            # Setting the damage aside made `version` current again; the commit tells the
+            # tables downstream, which may have read what the damaged entries held.
+            schema = pa.schema(table.schema().to_arrow())
+            table.create_write_transaction(
+                [], mode="append", schema=schema, commit_properties=properties
+            )
+            metrics: dict[str, object] = {}
+        else:
+            metrics = table.restore(version, commit_properties=properties)
     except Exception as error:
         raise LakeWriteError(
             f"Restoring {uri} to version {version} failed, so the table keeps its current "
@@ -173,9 +188,19 @@ def restore(
     return Restored(
         restored=version,
         version=restored.version() if restored is not None else current + 1,
-        files_added=int(metrics.get("numRestoredFile", 0)),
-        files_removed=int(metrics.get("numRemovedFile", 0)),
+        files_added=int(str(metrics.get("numRestoredFile", 0))),
+        files_removed=int(str(metrics.get("numRemovedFile", 0))),
     )
+
+
+def _set_aside(uri: str, storage: Storage, versions: Sequence[int]) -> None:
+    """Move damaged log entries out of the log, into `_damaged_log`, where readers do not look
+    and a person still can."""
+    filesystem, root = storage.filesystem(uri)
+    filesystem.create_dir(f"{root}/{DAMAGED_FOLDER}", recursive=True)
+    for version in versions:
+        name = f"{version:020d}.json"
+        filesystem.move(f"{root}/{LOG_FOLDER}/{name}", f"{root}/{DAMAGED_FOLDER}/{name}")
 
 
 def _check_files_exist(uri: str, storage: Storage, version: int) -> None:

@@ -13,7 +13,7 @@ import pytest
 from pyspark.sql import DataFrame, SparkSession
 
 from etl.core.dataset import TableSpec
-from etl.core.errors import ConfigError
+from etl.core.errors import ConfigError, LogDamagedError
 from etl.core.incremental import MARK_CONSUMED
 from etl.core.lake.storage import local_path
 from etl.core.pipeline import RunSummary, new_context, run_pipeline
@@ -155,3 +155,55 @@ def test_a_retention_under_a_day_needs_force(spark: SparkSession, local_settings
 
     with pytest.raises(ConfigError, match="--force"):
         list(maintain_tables(local_settings, REGISTRY, retention=timedelta(hours=1)))
+
+
+def cut_short(settings: Settings, version: int) -> Path:
+    """The table's log entry for `version`, cut in the middle as a failing disk would."""
+    folder = Path(local_path(settings.table_uri("silver", "rb_items")))
+    entry = folder / "_delta_log" / f"{version:020d}.json"
+    text = entry.read_bytes()
+    entry.write_bytes(text[: len(text) // 2])
+    return folder
+
+
+def test_a_damaged_log_entry_fails_its_table_and_says_how_to_restore(
+    spark: SparkSession, local_settings: Settings
+) -> None:
+    run(spark, local_settings, [(1, 2), (2, 3)])
+    run(spark, local_settings, [(1, 2), (2, 3), (3, 4)])
+    folder = cut_short(local_settings, 1)
+
+    summary = run_pipeline(new_context(spark, local_settings, REGISTRY))
+
+    items, totals = summary.outcomes
+    assert (items.status, items.error_class) == ("failed", "LogDamagedError")
+    assert "The Delta log of silver.rb_items" in items.message
+    assert "version 1 cannot be read" in items.message
+    assert "`rainforest restore silver.rb_items --version 0`" in items.message
+    assert totals.status == "skipped"
+    with pytest.raises(LogDamagedError):
+        table_versions(local_settings, REGISTRY, "rb_items", last=5)
+
+    done = restore_table(local_settings, REGISTRY, "silver.rb_items", version=0)
+
+    assert (done.restored.restored, done.restored.version) == (0, 1)
+    assert (folder / "_damaged_log" / f"{1:020d}.json").is_file(), "kept for a person to see"
+    assert rows(spark, local_settings, Items) == [(1, 2), (2, 3)]
+    after = run(spark, local_settings, [(1, 2), (2, 3), (3, 4)])
+    assert [o.status for o in after.outcomes] == ["ok", "ok"]
+    assert rows(spark, local_settings, Totals) == [(9,)]
+
+
+def test_a_restore_past_the_damage_is_refused(
+    spark: SparkSession, local_settings: Settings
+) -> None:
+    run(spark, local_settings, [(1, 2)])
+    run(spark, local_settings, [(1, 3)])
+    run(spark, local_settings, [(1, 4)])
+    cut_short(local_settings, 2)
+
+    with pytest.raises(ConfigError, match="Version 2 is not before the damage"):
+        restore_table(local_settings, REGISTRY, "rb_items", version=2)
+    done = restore_table(local_settings, REGISTRY, "rb_items", version=0)
+    assert (done.restored.restored, done.restored.version) == (0, 2)
+    assert rows(spark, local_settings, Items) == [(1, 2)]
