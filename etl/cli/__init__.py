@@ -221,7 +221,7 @@ def _run_days(
             printer.close()
         printer.summary(summary)
         if not summary.ok:
-            failed = ", ".join(o.name for o in summary.failures())
+            failed = ", ".join(f"{o.layer}.{o.name}" for o in summary.failures())
             say.print(f"[red]Run {summary.run_id} failed: {failed}[/]")
             raise typer.Exit(summary.exit_code)
     return spark

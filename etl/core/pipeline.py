@@ -362,14 +362,17 @@ def _logged(run_log: RunLog, outcome: TableOutcome) -> LoggedTable:
 
 def _build(table: Table, *, emit: Callable[[RunEvent], None], lock: WarehouseLock) -> TableOutcome:
     """Run `table`'s build, again after a transient failure (`etl.core.retry`, each retry an
-    event and a warning with its cause); a user's error becomes a failed outcome, a bug is
-    recorded in the run log and raised. Nothing is built once the run lost the warehouse."""
+    event and a warning with its cause); a user's error, or a transient one that outlasted the
+    attempts, becomes a failed outcome, a bug is recorded in the run log and raised. Nothing is
+    built once the run lost the warehouse."""
     spec = table.spec
     started_at = datetime.now(UTC)
     started = time.perf_counter()
     retries = 0
 
-    def ended(status: Status, error: BaseException | None = None) -> TableOutcome:
+    def ended(
+        status: Status, error: BaseException | None = None, message: str | None = None
+    ) -> TableOutcome:
         plan = table.build_plan
         return TableOutcome(
             name=spec.name,
@@ -383,7 +386,7 @@ def _build(table: Table, *, emit: Callable[[RunEvent], None], lock: WarehouseLoc
             finished_at=datetime.now(UTC),
             error_class="" if error is None else type(error).__name__,
             exit_code=error.exit_code if isinstance(error, RainforestError) else 0,
-            message="" if error is None else str(error),
+            message=message or ("" if error is None else str(error)),
         )
 
     settings = table.context.settings
@@ -418,8 +421,14 @@ def _build(table: Table, *, emit: Callable[[RunEvent], None], lock: WarehouseLoc
     except RainforestError as error:
         return ended("failed", error)
     except Exception as error:
-        _recorded(table.context.run_log, ended("failed", error))
-        raise
+        cause = transient_cause(error)
+        if cause is None:
+            _recorded(table.context.run_log, ended("failed", error))
+            raise
+        # Not a bug: a service stayed away through every attempt (Spark's own errors reach
+        # here unwrapped when an executor lost the database or the object store).
+        attempted = f"{settings.retry_attempts} attempts"
+        return ended("failed", error, f"{cause} (still failing after {attempted})")
     return replace(
         ended("ok"),
         rows=result.rows,

@@ -62,13 +62,14 @@ def transient_cause(error: BaseException) -> str | None:
     current: BaseException | None = error
     while current is not None and id(current) not in seen:
         seen.add(id(current))
-        text = str(current).lower()
         if (
             isinstance(current, ServiceUnavailableError)
             or type(current).__name__ in _TRANSIENT_CLASSES
-            or any(sign in text for sign in _TRANSIENT_SIGNS)
         ):
             return _first_line(error)
+        for line in str(current).splitlines():
+            if any(sign in line.lower() for sign in _TRANSIENT_SIGNS):
+                return _first_line(error, line)
         current = current.__cause__ or current.__context__
     return None
 
@@ -102,7 +103,11 @@ def attempts(
     return retrying(call)
 
 
-def _first_line(error: BaseException) -> str:
-    text = str(error).strip()
-    line = text.splitlines()[0][:300] if text else ""
+def _first_line(error: BaseException, line: str | None = None) -> str:
+    """`error`'s class and its first line, or the `line` of its chain that shows the cause (a
+    Spark error's first line names only the call that failed)."""
+    if line is None:
+        text = str(error).strip()
+        line = text.splitlines()[0] if text else ""
+    line = line.strip()[:300]
     return f"{type(error).__name__}: {line}" if line else type(error).__name__

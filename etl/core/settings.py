@@ -179,6 +179,11 @@ class Settings(BaseSettings):
             "AWS_VIRTUAL_HOSTED_STYLE_REQUEST": str(not self.s3_path_style).lower(),
             "AWS_S3_ALLOW_UNSAFE_RENAME": "false",
             "conditional_put": "etag",
+            # delta-rs retries each request 10 times over up to 3 minutes by default: a server
+            # that is down then holds every table for seconds per request. A few quick retries
+            # ride out a blip; a longer outage is the build's to retry (`retry_attempts`).
+            "max_retries": "3",
+            "retry_timeout": "30s",
         }
         if self.s3_endpoint:
             options["AWS_ENDPOINT_URL"] = self.s3_endpoint

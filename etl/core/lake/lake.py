@@ -54,7 +54,7 @@ from etl.core.lake.snapshot import (
     table_exists,
     typed_partitions,
 )
-from etl.core.lake.storage import Storage, credentials_refused, is_local, local_path
+from etl.core.lake.storage import Storage, explained, is_local, local_path
 from etl.core.lake.write import Receipt
 from etl.core.settings import Settings
 
@@ -289,9 +289,9 @@ class Lake:
         except RainforestError:
             raise
         except Exception as error:
-            refused = credentials_refused(self._storage, plan.uri, error)
-            if refused is not None:
-                raise refused from None
+            known = explained(self._storage, plan.uri, error)
+            if known is not None:
+                raise known from None
             raise LakeWriteError(
                 f"Writing {plan.uri} failed, so the table keeps its previous version: "
                 f"{_first_line(error)}"

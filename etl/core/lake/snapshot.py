@@ -19,7 +19,7 @@ from pyarrow import fs
 
 from etl.core.errors import ConfigError, LogDamagedError, RainforestError, TableNotFoundError
 from etl.core.lake.encoding import comparable, file_path
-from etl.core.lake.storage import Storage, credentials_refused
+from etl.core.lake.storage import Storage, explained
 
 TableFormat = Literal["delta", "parquet"]
 
@@ -140,12 +140,12 @@ def open_delta(uri: str, storage: Storage, *, version: int | None = None) -> Del
         return DeltaTable(uri, version=version, storage_options=options)
     except DeltaTableNotFoundError:
         return None
-    except OSError as error:
-        refused = credentials_refused(storage, uri, error)
-        if refused is not None:
-            raise refused from None
-        raise
-    except DeltaError as error:
+    except (OSError, DeltaError) as error:
+        known = explained(storage, uri, error)
+        if known is not None:
+            raise known from None
+        if isinstance(error, OSError):
+            raise
         if version is None:
             damaged = _damaged_log(uri, storage, error)
             if damaged is not None:

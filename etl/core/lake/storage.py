@@ -16,7 +16,7 @@ from urllib.parse import unquote, urlparse
 from pyarrow import fs
 from pydantic import SecretStr
 
-from etl.core.errors import ConfigError
+from etl.core.errors import ConfigError, RainforestError, ServiceUnavailableError
 from etl.core.settings import Settings
 
 _OPTION_PREFIX = "lake.s3."
@@ -131,18 +131,41 @@ def _s3_filesystem(storage: Storage) -> fs.S3FileSystem:
     )
 
 
+_UNREACHABLE_MARKERS = (
+    "connection refused",
+    "connection reset",
+    "tcp connect error",
+    "network_connection",
+    "couldn't connect to server",
+    "timed out",
+    "service unavailable",
+)
+"""How delta-rs (object_store), pyarrow (the AWS SDK) and Spark word an S3 server that does
+not answer, lower-cased."""
+
+
 def _unwrap(secret: SecretStr | None) -> str | None:
     return secret.get_secret_value() if secret is not None else None
 
 
-def credentials_refused(storage: Storage, uri: str, error: BaseException) -> ConfigError | None:
-    """The error to show when the S3 server refused the credentials behind `error`; None for
-    any other error. The server's own words (a signature mismatch, a 403) do not say which
-    setting to fix."""
-    if is_local(uri) or not any(marker in str(error) for marker in _REFUSED_MARKERS):
+def explained(storage: Storage, uri: str, error: BaseException) -> RainforestError | None:
+    """The error to show when the S3 server refused the credentials behind `error`, or could
+    not be reached; None for any other error. The client's own words (a signature mismatch,
+    a 403, ten retries of a TCP connect) do not say which setting to check."""
+    if is_local(uri):
         return None
-    return ConfigError(
-        f"The S3 endpoint {storage.endpoint or 'of AWS'} refused the credentials for {uri}: "
-        "check RAINFOREST_S3_ACCESS_KEY_ID and RAINFOREST_S3_SECRET_ACCESS_KEY (and "
-        "RAINFOREST_S3_ENDPOINT)."
+    text = str(error)
+    if any(marker in text for marker in _REFUSED_MARKERS):
+        return ConfigError(
+            f"The S3 endpoint {storage.endpoint or 'of AWS'} refused the credentials for {uri}: "
+            "check RAINFOREST_S3_ACCESS_KEY_ID and RAINFOREST_S3_SECRET_ACCESS_KEY (and "
+            "RAINFOREST_S3_ENDPOINT)."
+        )
+    lowered = text.lower()
+    reason = next((marker for marker in _UNREACHABLE_MARKERS if marker in lowered), None)
+    if reason is None:
+        return None
+    return ServiceUnavailableError(
+        f"Cannot reach the S3 endpoint {storage.endpoint or 'of AWS'} for {uri} ({reason}): "
+        "check that the server runs and that RAINFOREST_S3_ENDPOINT points at it."
     )

@@ -317,3 +317,20 @@ def test_a_run_on_a_held_warehouse_builds_nothing() -> None:
 
     assert "maintain (other0001)" in str(busy.value)
     assert lake.built == []
+
+
+def test_a_service_that_stays_away_fails_the_table_without_a_traceback() -> None:
+    spark_said = OSError(
+        "Kernel error -> Generic S3 error\n"
+        "  Error performing GET http://127.0.0.1:8333/lake/orders/_delta_log/_last_checkpoint\n"
+        "  tcp connect error\n"
+        "  Connection refused (os error 111)"
+    )
+    lake = FakeLake(failures={"orders": spark_said})
+
+    outcome = by_name(run_pipeline(context(lake)))["orders"]
+
+    assert (outcome.status, outcome.retries, lake.built.count("orders")) == ("failed", 2, 3)
+    assert outcome.message == (
+        "OSError: Connection refused (os error 111) (still failing after 3 attempts)"
+    )

@@ -6,7 +6,8 @@ import re
 
 from pyarrow import fs
 
-from etl.core.lake.storage import Storage, local_path
+from etl.core.errors import ServiceUnavailableError
+from etl.core.lake.storage import Storage, explained, local_path
 from etl.core.settings import Settings
 
 # Spark's default `spark.redaction.regex`: options whose names match are masked in plans and UIs.
@@ -59,3 +60,19 @@ def test_filesystems_and_paths() -> None:
     filesystem, path = storage.filesystem("file:///tmp/a%20b/t")
     assert isinstance(filesystem, fs.LocalFileSystem)
     assert path == local_path("file:///tmp/a%20b/t") == "/tmp/a b/t"
+
+
+def test_an_s3_server_that_does_not_answer_is_named_with_the_setting_to_check() -> None:
+    storage = Storage(endpoint="http://127.0.0.1:8333", access_key_id="k", secret_access_key="s")
+    error = OSError("Generic S3 error\n  tcp connect error\n  Connection refused (os error 111)")
+
+    explanation = explained(storage, "s3://lake/silver/orders", error)
+
+    assert isinstance(explanation, ServiceUnavailableError)
+    assert str(explanation) == (
+        "Cannot reach the S3 endpoint http://127.0.0.1:8333 for s3://lake/silver/orders "
+        "(connection refused): check that the server runs and that RAINFOREST_S3_ENDPOINT "
+        "points at it."
+    )
+    assert explained(storage, "file:///lake/silver/orders", error) is None
+    assert explained(storage, "s3://lake/silver/orders", OSError("disk full")) is None
