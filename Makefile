@@ -19,7 +19,7 @@ ifdef PROFILE
 export RAINFOREST_PROFILE := $(PROFILE)
 endif
 
-.PHONY: install jdbc-driver setup project serve test test-unit test-integration test-e2e lint format clean
+.PHONY: install jdbc-driver setup project serve test test-unit test-integration test-e2e test-faults lint format clean
 
 install: $(STAMP) jdbc-driver
 
@@ -94,6 +94,9 @@ test-integration: install
 
 test-e2e: install
 	$(PY) -m pytest tests/e2e $(PYTEST_ARGS)
+
+test-faults: install
+	$(PY) -m pytest tests/faults $(PYTEST_ARGS)
 
 lint: install
 	$(VENV)/bin/lint-imports --no-cache
