@@ -10,7 +10,9 @@ import sys
 from datetime import UTC, date, datetime
 from pathlib import Path
 
+import pyarrow as pa
 import pytest
+from deltalake import write_deltalake
 
 from etl.core.quality.results import QualityResults
 from etl.core.quality.rules import RuleResult
@@ -23,7 +25,8 @@ RAINFOREST = Path(sys.executable).parent / "rainforest"
 
 @pytest.fixture(scope="module")
 def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A warehouse with a logged run and its quality results, as `rainforest run` leaves it."""
+    """A warehouse with a logged run, its quality results and a table of two versions, as
+    `rainforest run` leaves it."""
     folder = tmp_path_factory.mktemp("exit-codes") / "lakehouse"
     settings = Settings(warehouse=str(folder))
     moment = datetime(2026, 3, 2, 6, tzinfo=UTC)
@@ -41,6 +44,12 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 started_at=moment,
                 finished_at=moment,
             )
+        )
+    for version in range(2):
+        write_deltalake(
+            settings.table_uri("silver", "fact_orders"),
+            pa.table({"order_id": [version], "total_price": [10.0]}),
+            mode="overwrite",
         )
     results = QualityResults.of_run(settings, run_id="feed0001", run_ts=moment)
     results.append(
@@ -61,7 +70,16 @@ def warehouse(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.parametrize(
-    "command", [["runs"], ["runs", "show", "feed"], ["dq"], ["dq", "docs"], ["tables"]]
+    "command",
+    [
+        ["runs"],
+        ["runs", "show", "feed"],
+        ["dq"],
+        ["dq", "docs"],
+        ["tables"],
+        ["history", "silver.fact_orders"],
+        ["maintain"],
+    ],
 )
 def test_a_command_exits_cleanly_every_time(warehouse: Path, command: list[str]) -> None:
     env = {**os.environ, "RAINFOREST_WAREHOUSE": str(warehouse)}
