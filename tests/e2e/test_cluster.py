@@ -208,7 +208,8 @@ def test_lake_tables_are_delta_tables_in_the_bucket(cluster_run: ClusterRun) -> 
             f"s3://{STACK_BUCKET}/{table}", storage_options=settings.storage_options()
         )
         assert delta.version() >= 0
-        assert delta.file_uris(), table
+        # The warehouse lock (ops/lock) is a table of commits without files.
+        assert delta.file_uris() or table not in expected, table
     wide_orders = DeltaTable(
         settings.table_uri("gold", "wide_orders"), storage_options=settings.storage_options()
     )
