@@ -1,36 +1,47 @@
-"""The whole pipeline, timed on scale-N upstream data.
+"""The whole pipeline against the job a data engineer would write by hand, on scale-N data.
 
-    python -m benchmarks.pipeline --scale 10
-    python -m benchmarks.pipeline --scale 10 --compare-cluster
+    python -m benchmarks.pipeline --scale 1
 
-Generates and loads the data once into a throwaway Postgres (not timed), starts Spark, its
-executors and their Python workers (not timed: a user pays that once per process whatever
-the data size), then times one complete run of every table into an empty local warehouse on
-the local profile. The last line is `seconds=X rows=Y`, Y being the rows written over all
-tables. Each run has a process of its own, as `rainforest run` has: no run inherits a JVM
-that another run warmed up.
+Generates and loads the data once into a throwaway Postgres (not timed). Each round then
+runs, one after the other, as separate processes:
 
-With `--compare-cluster`, a native stack of its own (Spark master and two workers, SeaweedFS)
-starts in the run's temporary folder on free ports (not timed), each round also runs
-on the cluster with the lake on S3, as the `cluster` profile runs it, right after the local
-run, and the last line is `cluster_seconds=X cluster_ratio=Y`: the median cluster time, and
-the median over rounds of cluster time over local time.
+- the baseline, `benchmarks.handwritten`: one sequential Spark job that extracts the 13
+  upstream tables over JDBC, calls each silver and gold table's `transform` and writes
+  Parquet with Spark's own writer; no checks, no Delta;
+- `rainforest run --full-refresh` into an empty warehouse: every quality rule on, Delta,
+  the run log, the quality results and the Data Docs.
+
+Each is timed from its process's start to its end, as a scheduler sees it: Python's imports
+and Spark's start count for both. The driver's memory is sampled every 0.1 s: its Python
+process plus the JVM it starts (in local mode the executors run inside that JVM).
+
+Prints both medians and `framework_ratio` = the framework's median / the baseline's median,
+and the driver's peak resident memory of each.
 """
 
 from __future__ import annotations
 
 import argparse
+import os
 import statistics
+import subprocess
+import sys
+import threading
 import time
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager, nullcontext
+from dataclasses import dataclass
+from pathlib import Path
 
-from benchmarks._runs import TimedRun, run_in_own_process
-from benchmarks._upstream import BenchmarkDatabase, upstream_database
-from etl.core.settings import Settings
-from etl.services.settings import STACK_BUCKET, ServiceSettings
-from etl.services.stack import NativeStack
-from etl.services.state import free_port_pair, free_ports
+import psutil
+
+from benchmarks._upstream import upstream_database
+
+SAMPLE_EVERY_S = 0.1
+
+
+@dataclass(frozen=True)
+class Measured:
+    seconds: float
+    driver_peak_mb: float
 
 
 def main() -> None:
@@ -38,67 +49,77 @@ def main() -> None:
     parser.add_argument("--scale", type=float, default=1.0)
     parser.add_argument("--seed", type=int, default=42)
     parser.add_argument("--rounds", type=int, default=3, help="alternating rounds; medians print")
-    parser.add_argument(
-        "--compare-cluster",
-        action="store_true",
-        help="also run on a native cluster with the lake on SeaweedFS and print the ratio",
-    )
+    parser.add_argument("--threads", type=int, help="the framework's --threads (default: its own)")
     args = parser.parse_args()
 
-    local_runs: list[TimedRun] = []
-    cluster_runs: list[TimedRun] = []
-    with (
-        upstream_database(scale=args.scale, seed=args.seed) as upstream,
-        _native_cluster(upstream) if args.compare_cluster else nullcontext() as on_cluster,
-    ):
+    baseline: list[Measured] = []
+    framework: list[Measured] = []
+    with upstream_database(scale=args.scale, seed=args.seed) as upstream:
         for round_number in range(args.rounds):
-            warehouse = f"lakehouse-{round_number}"
-            local = Settings(warehouse=str(upstream.folder / warehouse))
-            local_runs.append(run_in_own_process(local, upstream, label="local"))
-            if on_cluster is not None:
-                cluster = on_cluster(f"s3://{STACK_BUCKET}/{warehouse}")
-                cluster_runs.append(run_in_own_process(cluster, upstream, label="cluster"))
-    local_seconds = statistics.median(run.seconds for run in local_runs)
-    print(f"seconds={local_seconds:.1f} rows={sum(local_runs[0].rows.values())}")
-    if cluster_runs:
-        for cluster_run in cluster_runs:
-            if cluster_run.rows != local_runs[0].rows:
-                expected = local_runs[0].rows
-                differing = sorted(n for n in expected if expected[n] != cluster_run.rows.get(n))
-                raise SystemExit(f"the cluster run wrote other row counts for {differing}")
-        ratios = [c.seconds / r.seconds for c, r in zip(cluster_runs, local_runs, strict=True)]
-        print(
-            f"cluster_seconds={statistics.median(run.seconds for run in cluster_runs):.1f} "
-            f"cluster_ratio={statistics.median(ratios):.2f}"
-        )
+            folder = upstream.folder / f"round-{round_number}"
+            job = [sys.executable, "-m", "benchmarks.handwritten"]
+            job += ["--dsn", upstream.dsn, "--output", str(folder / "job")]
+            baseline.append(_measured(job, {}, folder / "baseline.log", "baseline"))
+            run = [str(Path(sys.executable).with_name("rainforest")), "run", "--full-refresh"]
+            run += ["--threads", str(args.threads)] if args.threads else []
+            env = {
+                "RAINFOREST_WAREHOUSE": str(folder / "lakehouse"),
+                "RAINFOREST_PG_DSN": upstream.dsn,
+            }
+            framework.append(_measured(run, env, folder / "framework.log", "framework"))
+    baseline_s = statistics.median(m.seconds for m in baseline)
+    framework_s = statistics.median(m.seconds for m in framework)
+    print(
+        f"baseline_seconds={baseline_s:.1f} framework_seconds={framework_s:.1f} "
+        f"framework_ratio={framework_s / baseline_s:.2f}"
+    )
+    print(
+        f"baseline_driver_peak_mb={max(m.driver_peak_mb for m in baseline):.0f} "
+        f"framework_driver_peak_mb={max(m.driver_peak_mb for m in framework):.0f}"
+    )
 
 
-@contextmanager
-def _native_cluster(upstream: BenchmarkDatabase) -> Iterator[Callable[[str], ServiceSettings]]:
-    """A stack started in the benchmark's folder; yields the `cluster` profile's settings for a
-    given warehouse on its S3 server."""
-    master, master_ui, history, s3 = free_ports(4)
-    values: dict[str, object] = {
-        "profile": "cluster",
-        "state_dir": upstream.folder / "state",
-        "pg_dsn": upstream.dsn,
-        "stack_master_port": master,
-        "stack_master_ui_port": master_ui,
-        "stack_history_port": history,
-        "stack_s3_port": s3,
-        "stack_worker_ui_port": free_port_pair(exclude=(master, master_ui, history, s3)),
-    }
-    stack = NativeStack(ServiceSettings(_env_file=None, **values))  # type: ignore[call-arg]
-    started = time.perf_counter()
-    stack.up()
-    try:
-        print(f"native stack up in {time.perf_counter() - started:.1f} s", flush=True)
-        # Built after `up`: the profile picks up the S3 credentials `up` generated.
-        yield lambda warehouse: ServiceSettings(  # type: ignore[call-arg]
-            _env_file=None, **values, warehouse=warehouse
+def _measured(command: list[str], env: dict[str, str], log: Path, label: str) -> Measured:
+    """Run `command` to its end, its output into `log`; fail the benchmark if it fails."""
+    log.parent.mkdir(parents=True, exist_ok=True)
+    with log.open("w") as output:
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            command, stdout=output, stderr=subprocess.STDOUT, env={**os.environ, **env}
         )
-    finally:
-        stack.down()
+        sampler = _PeakMemory(process.pid)
+        code = process.wait()
+        seconds = time.perf_counter() - started
+        sampler.stop()
+    if code != 0:
+        raise SystemExit(f"the {label} exited with {code}; its output is in {log}")
+    print(f"{label}: {seconds:.1f} s, driver peak {sampler.peak_mb:.0f} MB", flush=True)
+    return Measured(seconds=seconds, driver_peak_mb=sampler.peak_mb)
+
+
+class _PeakMemory:
+    """The largest resident memory of a driver seen so far: its Python process and the JVM
+    that process started (the Python workers Spark forks are not the driver's)."""
+
+    def __init__(self, pid: int) -> None:
+        self.peak_mb = 0.0
+        self._driver = psutil.Process(pid)
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._sample, daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stopped.set()
+        self._thread.join()
+
+    def _sample(self) -> None:
+        while not self._stopped.wait(SAMPLE_EVERY_S):
+            try:
+                jvms = [p for p in self._driver.children() if p.name() == "java"]
+                rss = sum(p.memory_info().rss for p in [self._driver, *jvms])
+            except psutil.Error:
+                continue
+            self.peak_mb = max(self.peak_mb, rss / 2**20)
 
 
 if __name__ == "__main__":

@@ -140,10 +140,6 @@ class ETLDataSet:
     rows: int | None = field(default=None)
     """How many rows `curr_data` holds, when a check already counted them (None: unknown)."""
 
-    def is_empty(self) -> bool:
-        """Whether there are no rows, from the count when known (no Spark job)."""
-        return self.rows == 0 if self.rows is not None else self.curr_data.isEmpty()
-
     @property
     def name(self) -> str:
         return self.spec.name

@@ -252,6 +252,7 @@ def _run_holding(
         lambda outcome: outcome.status == "ok",
         threads=workers,
         limits={name: reading for name, table_cls in plan.items() if table_cls.reads_database},
+        weights=_expected_costs(context, plan),
         cancel=spark_context.cancelAllJobs,
     )
     for event in events:
@@ -289,17 +290,40 @@ def _run_holding(
     )
 
 
+def _expected_costs(context: RunContext, plan: Mapping[str, type[Table]]) -> dict[str, float]:
+    """What each table's build is expected to cost, at least 1: the rows it reads, the
+    expected rows of its upstream tables (`Table.expected_rows`); for a source table, the
+    rows it copies. A database that does not answer gives no estimates: its tables then fail
+    with their own message."""
+    source_rows: dict[str, int] = {}
+    if context.upstream is not None and any(t.reads_database for t in plan.values()):
+        with contextlib.suppress(RainforestError):
+            source_rows = context.upstream.estimated_rows()
+    rows: dict[str, float] = {}
+    costs: dict[str, float] = {}
+    for name, table_cls in plan.items():  # in build order: every upstream table comes first
+        rows[name] = table_cls.expected_rows(rows, source_rows)
+        read = [rows.get(upstream, 0.0) for upstream in table_cls.spec.upstream]
+        costs[name] = max(1.0, sum(read) if read else rows[name])
+    return costs
+
+
 def _warm_up_gx(context: RunContext, tables: Iterable[type[Table]]) -> threading.Thread | None:
-    """Start GX's first-use setup in the background when a table of the run has a GX rule."""
-    if not context.check_quality or not any(
-        rule.kind == "expectation" for table_cls in tables for rule in table_cls.spec.all_rules
-    ):
+    """Start GX's first-use setup in the background when the run checks rules: the context
+    its Data Docs need, and its Spark engine when a table of the run has a GX rule."""
+    if not context.check_quality:
         return None
+    validates = any(
+        rule.kind == "expectation" for table_cls in tables for rule in table_cls.spec.all_rules
+    )
 
     def warm_up() -> None:
         # A GX that cannot validate fails the table that needs it, with its message.
         with contextlib.suppress(Exception):
-            gx.warm_up(context.spark)
+            if validates:
+                gx.warm_up(context.spark)
+            else:
+                gx.prepare_docs()
 
     thread = threading.Thread(target=warm_up, name="gx warm-up", daemon=True)
     thread.start()

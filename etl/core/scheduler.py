@@ -59,6 +59,7 @@ def run_graph(
     *,
     threads: int,
     limits: Mapping[str, Limit] | None = None,
+    weights: Mapping[str, float] | None = None,
     cancel: Callable[[], None] | None = None,
 ) -> Iterator[GraphEvent[Result]]:
     """Run `work(name)` for every step of `order`, at most `threads` at once, none before the
@@ -66,14 +67,15 @@ def run_graph(
 
     `order` is a topological order. Among steps ready together, the one heading the longest
     chain of steps that wait for it starts first (the critical path first, as build tools
-    schedule: a run ends when its longest chain does), then the earlier in `order`.
+    schedule: a run ends when its longest chain does), then the earlier in `order`. A chain's
+    length is the sum of its steps' `weights` (their expected cost; 1 each by default).
     `limits` maps a step to the group it counts against. An exception raised by `work` is a
     bug: the steps in flight finish, no new one starts, and it propagates. An interrupt
     (Ctrl-C) calls `cancel` first, to stop the work in flight rather than wait.
     """
     if threads < 1:
         raise ValueError(f"threads must be at least 1, not {threads}")
-    graph = _Graph(order, needs, limits or {})
+    graph = _Graph(order, needs, limits or {}, weights or {})
     # Leaving the block (an exception, or the caller closing the generator) waits for the
     # steps in flight; no new one starts.
     with ThreadPoolExecutor(max_workers=threads, thread_name_prefix="build") as pool:
@@ -113,8 +115,9 @@ class _Graph:
         order: Sequence[str],
         needs: Mapping[str, Collection[str]],
         limits: Mapping[str, Limit],
+        weights: Mapping[str, float],
     ) -> None:
-        chains = _longest_chains(order, needs)
+        chains = _longest_chains(order, needs, weights)
         position = {name: index for index, name in enumerate(order)}
         self.waiting = sorted(order, key=lambda name: (-chains[name], position[name]))
         self._inside = set(order)
@@ -151,8 +154,10 @@ class _Graph:
             self._per_group[limit.group] = self._per_group.get(limit.group, 0) + change
 
 
-def _longest_chains(order: Sequence[str], needs: Mapping[str, Collection[str]]) -> dict[str, int]:
-    """For each step, the steps on the longest path from it through the steps that need it,
+def _longest_chains(
+    order: Sequence[str], needs: Mapping[str, Collection[str]], weights: Mapping[str, float]
+) -> dict[str, float]:
+    """For each step, the weight of the heaviest path from it through the steps that need it,
     itself included. Walks `order` backwards, so a step out of order (only in a cycle, which
     `run_graph` then refuses) counts what is known of its chain."""
     needed_by: dict[str, list[str]] = {name: [] for name in order}
@@ -160,7 +165,8 @@ def _longest_chains(order: Sequence[str], needs: Mapping[str, Collection[str]]) 
         for other in needs.get(name, ()):
             if other in needed_by:
                 needed_by[other].append(name)
-    chains: dict[str, int] = {}
+    chains: dict[str, float] = {}
     for name in reversed(order):
-        chains[name] = 1 + max((chains.get(later, 0) for later in needed_by[name]), default=0)
+        heaviest = max((chains.get(later, 0.0) for later in needed_by[name]), default=0.0)
+        chains[name] = weights.get(name, 1.0) + heaviest
     return chains

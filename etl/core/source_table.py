@@ -24,7 +24,7 @@ the run, so the same table files read a local server, a replica or a test databa
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
 from typing import ClassVar
@@ -47,7 +47,7 @@ from etl.core.changes import (
 from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import ConfigError
 from etl.core.incremental import BuildPlan, Changes, as_frame, restrict, restrict_to
-from etl.core.lake import WriteResult, in_partitions
+from etl.core.lake import WriteResult, Written, in_partitions
 from etl.core.lake.versions import NOTE_BATCH, NOTE_RUN_ID
 from etl.core.table import Table, TableLookup
 from etl.core.upstream import (
@@ -134,6 +134,12 @@ class SourceTable(Table):
     @classmethod
     def mark_names(cls, registry: TableLookup) -> tuple[str, ...]:
         return (MARK_BATCH, MARK_HIGH_WATER, MARK_FULL_BATCH, MARK_LIVE_KEYS)
+
+    @classmethod
+    def expected_rows(
+        cls, upstream_rows: Mapping[str, float], source_rows: Mapping[str, int]
+    ) -> float:
+        return float(source_rows.get(cls.spec.name, 0))
 
     @property
     def source_name(self) -> str:
@@ -272,21 +278,27 @@ class SourceTable(Table):
         gone = log.select(key).distinct().join(upstream_keys, key, "left_anti")
         return current_state(log.join(gone, key, "left_semi"), key).select(key)
 
-    def write(self, dataset: ETLDataSet) -> WriteResult:
+    def write(
+        self, dataset: ETLDataSet, *, verify: Callable[[Written], None] | None = None
+    ) -> WriteResult:
         """Append the batch (or replace the log with a snapshot) with its marks; a batch
         without a change is not committed, so readers downstream see nothing new."""
         plan = self._batch_plan()
-        lake = self.context.lake
-        if not plan.full and dataset.is_empty():
-            return WriteResult(version=lake.version(self.storage_path), rows=0, files=0)
-        # A snapshot's rows are its live keys, one each (its primary key is checked).
-        live = dataset.rows if plan.full else self.live_keys
-        return lake.write(
+
+        def marks(written: int) -> dict[str, int]:
+            # A snapshot's rows are its live keys, one each, when its primary key was checked.
+            checked = written if self.context.check_quality else None
+            live = checked if plan.full else self.live_keys
+            return replace(plan.mark, live_keys=live).marks()
+
+        return self.context.lake.write(
             dataset.curr_data,
             dataset.storage_path,
             mode="overwrite" if plan.full else "append",
             partition_by=self.spec.partition_by,
-            marks=replace(plan.mark, live_keys=live).marks(),
+            marks=marks,
+            verify=verify,
+            commit_empty=plan.full,
             notes={
                 **plan.mark.notes(),
                 NOTE_BATCH: "full" if plan.full else "changes",

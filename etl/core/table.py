@@ -45,9 +45,9 @@ from etl.core.incremental import (
     restrict_to,
     without,
 )
-from etl.core.lake import distinct_partitions, in_partitions
+from etl.core.lake import Written, distinct_partitions, in_partitions
 from etl.core.lake.versions import NOTE_BUILD, NOTE_RUN_ID, NOTE_WHY
-from etl.core.quality.engine import RulesBroken, Verdict, evaluate, raise_on_failure
+from etl.core.quality.engine import Verdict, check, evaluate, judge, raise_on_failure
 from etl.core.quality.results import (
     QualityLog,
     forget_unfinished_quarantine,
@@ -191,6 +191,16 @@ class Table:
         )
         return (*consumed, MARK_LOGICAL_END, MARK_DEFINITION)
 
+    @classmethod
+    def expected_rows(
+        cls, upstream_rows: Mapping[str, float], source_rows: Mapping[str, int]
+    ) -> float:
+        """Rows the table is expected to hold, so that a run can start the heaviest chain of
+        tables first: those of its first upstream table (`upstream_rows`, by name), the one
+        that drives it, whose grain a fact or a dimension keeps. `source_rows` are the
+        upstream database's estimates, by table."""
+        return upstream_rows.get(cls.spec.upstream[0], 0.0) if cls.spec.upstream else 0.0
+
     @property
     def traceable(self) -> bool:
         """Whether the framework sees everything the table reads: lake tables, through the
@@ -274,9 +284,12 @@ class Table:
         raise_on_failure(verdict, rules, table=self.spec.qualified_name)
         return verdict
 
-    def write(self, dataset: ETLDataSet) -> WriteResult:
+    def write(
+        self, dataset: ETLDataSet, *, verify: Callable[[Written], None] | None = None
+    ) -> WriteResult:
         """Write the build's rows: the whole table, or (replacing) in place of the rows of the
-        plan's values, with the plan's marks in the same commit."""
+        plan's values, with the plan's marks in the same commit; `verify` judges the written
+        rows before that commit (see `Lake.write`)."""
         plan = self.build_plan
         marks = plan.marks(self) if plan is not None and self.traceable else None
         notes = {NOTE_RUN_ID: self.context.run_id}
@@ -284,7 +297,7 @@ class Table:
             notes |= {NOTE_BUILD: plan.mode, NOTE_WHY: plan.reason}
         if plan is not None and plan.mode == "replace":
             result, self.replacement = self._write_replacing(
-                dataset.curr_data, plan, marks=marks or {}, notes=notes
+                dataset.curr_data, plan, marks=marks or {}, notes=notes, verify=verify
             )
             return result
         return self.context.lake.write(
@@ -296,10 +309,17 @@ class Table:
             marks=marks,
             notes=notes,
             rows=dataset.rows,
+            verify=verify,
         )
 
     def _write_replacing(
-        self, rows: DataFrame, plan: BuildPlan, *, marks: dict[str, int], notes: dict[str, str]
+        self,
+        rows: DataFrame,
+        plan: BuildPlan,
+        *,
+        marks: dict[str, int],
+        notes: dict[str, str],
+        verify: Callable[[Written], None] | None,
     ) -> tuple[WriteResult, Replacement]:
         """Replace the stored rows of the plan's values with `rows`, rewriting only the
         partitions those rows were or are in (the whole table if it has no partitions).
@@ -319,6 +339,7 @@ class Table:
                 replaced=[{on: value} for value in plan.values],
                 marks=marks,
                 notes=notes,
+                verify=verify,
             )
             return written, Replacement(carried=0, partitions=len(plan.values))
         kept = without(lake.read(uri), on, plan.values)
@@ -339,6 +360,7 @@ class Table:
             replaced=touched if partition_by else (),
             marks=marks,
             notes=notes,
+            verify=verify,
         )
         return written, Replacement(carried=int(carried.get["rows"]), partitions=len(touched))
 
@@ -366,11 +388,11 @@ class Table:
 
         The plan (`etl.core.incremental`) may find the table up to date, or narrow the build
         to the rows that changed inputs touch: the driving input is then restricted to those
-        rows before the transform. The transformed data is persisted for the length of the
-        build, so that validation and the writes read it once from its sources rather than
-        again (for a JDBC extract, again could even see different rows). Rows that break
-        drop rules are appended to `<warehouse>/quarantine/<table>`; then rows in must equal
-        rows written plus rows quarantined, counted from the written files, or the run fails.
+        rows before the transform. The rules are checked in the pass that writes the rows,
+        and on the written files before they are committed (`etl.core.quality.engine`), so
+        the inputs are read once (a JDBC extract read twice could even see other rows).
+        Rows that break drop rules are appended to `<warehouse>/quarantine/<table>`; then
+        rows in must equal rows written plus rows quarantined, or the run fails.
         """
         plan = self.build_plan = self.plan()
         if plan.mode == "up_to_date":
@@ -379,26 +401,23 @@ class Table:
         inputs = self.extract()
         taken = _transform_inputs(type(self), inputs)
         on = self.spec.strategy.on or ""
-        if plan.mode == "replace":
+        replacing = plan.mode == "replace"
+        if replacing:
             taken = self._narrowed(taken, plan)
         data = self.transform(**taken)
-        if plan.mode == "replace":
-            data = restrict(data, on, plan.values)
-        data = data.persist(StorageLevel.MEMORY_AND_DISK)
-        if plan.mode == "replace":
+        if replacing:
+            # Few rows, read again to cut the rules' inputs to the keys they hold.
+            data = restrict(data, on, plan.values).persist(StorageLevel.MEMORY_AND_DISK)
             inputs = self._narrowed_for_rules(inputs, data)
-        verdict: Verdict | None = None
         try:
             dataset = ETLDataSet(spec=self.spec, curr_data=data, storage_path=self.storage_path)
             if not self.context.check_quality:
                 written = self.write(dataset)
                 return self._built(TableBuild(version=written.version, rows=written.rows))
-            verdict = self._validate_and_log(dataset, inputs)
-            return self._built(self._write_verdict(verdict))
+            return self._built(self._write_checked(dataset, inputs))
         finally:
-            data.unpersist()
-            if verdict is not None and verdict.cached is not None:
-                verdict.cached.unpersist()
+            if replacing:
+                data.unpersist()
 
     def _narrowed(self, inputs: dict[str, DataFrame], plan: BuildPlan) -> dict[str, DataFrame]:
         """The inputs a replacing build needs: the driving rows of the plan's values, and of
@@ -466,19 +485,6 @@ class Table:
             lake.rows(registry.get(name)(self.context).storage_path) for name in self.spec.upstream
         )
 
-    def _validate_and_log(self, dataset: ETLDataSet, inputs: Mapping[str, DataFrame]) -> Verdict:
-        log = self.context.quality_log
-        name = self.spec.qualified_name
-        try:
-            verdict = self.validate(
-                dataset, inputs=inputs, now=self.context.run_date_end, whole=self._whole()
-            )
-        except RulesBroken as broken:
-            log.add(name, self.spec.all_rules, broken.results)
-            raise
-        log.add(name, self.spec.all_rules, verdict.results)
-        return verdict
-
     def _whole(self) -> Callable[[DataFrame], DataFrame] | None:
         """For a replacing build, the table after the write: stored rows it keeps plus `kept`."""
         plan = self.build_plan
@@ -488,17 +494,55 @@ class Table:
         outside = without(stored, self.spec.strategy.on or "", plan.values)
         return lambda kept: outside.unionByName(kept)
 
-    def _write_verdict(self, verdict: Verdict) -> TableBuild:
-        clean = ETLDataSet(
-            spec=self.spec,
-            curr_data=verdict.kept,
-            storage_path=self.storage_path,
-            rows=verdict.rows_kept,
+    def _write_checked(self, dataset: ETLDataSet, inputs: Mapping[str, DataFrame]) -> TableBuild:
+        """Write the rows the rules keep, judging them before the commit: a broken fail rule
+        leaves the table as it was. The quarantine is appended before the table's commit; a
+        build that dies between the two leaves rows that the next build deletes."""
+        name, rules = self.spec.qualified_name, self.spec.all_rules
+        checked = check(
+            dataset.curr_data,
+            rules,
+            table=name,
+            inputs=inputs,
+            now=self.context.run_date_end,
+            whole=self._whole(),
         )
+        verdicts: list[Verdict] = []
+        quarantined: list[int] = []
+
+        def verify(written: Written) -> None:
+            verdict = judge(checked, written)
+            self.context.quality_log.add(name, rules, verdict.results)
+            raise_on_failure(verdict, rules, table=name)
+            verdicts.append(verdict)
+            quarantined.append(self._quarantine(verdict))
+
+        try:
+            written = self.write(replace(dataset, curr_data=checked.kept), verify=verify)
+        finally:
+            if checked.cached is not None:
+                checked.cached.unpersist()
+        (verdict,) = verdicts
+        set_aside = sum(quarantined)
+        carried = self.replacement.carried if self.replacement is not None else 0
+        if verdict.quarantine is not None and verdict.rows_in != written.rows - carried + set_aside:
+            raise DataQualityError(
+                f"{name}: {verdict.rows_in} rows came in but {written.rows - carried} were "
+                f"written and {set_aside} quarantined: rows were lost or doubled between "
+                "validation and the write. This is a bug; report it."
+            )
+        return TableBuild(
+            version=written.version,
+            rows=written.rows,
+            rows_in=verdict.rows_in,
+            rows_quarantined=set_aside,
+        )
+
+    def _quarantine(self, verdict: Verdict) -> int:
+        """Append the rows drop rules set aside (after deleting those of earlier attempts that
+        never reached the table's commit); returns how many."""
         if verdict.quarantine is None:
-            written = self.write(clean)
-            return TableBuild(version=written.version, rows=written.rows)
-        quarantined = 0
+            return 0
         context = self.context
         forgotten = forget_unfinished_quarantine(
             context.settings, self.spec.name, self.uri_in(context.settings)
@@ -508,26 +552,11 @@ class Table:
                 f"deleted {forgotten:,} quarantined rows of earlier attempts that never "
                 "wrote the table; this build sets its own aside"
             )
-        if verdict.rows_dropped:
-            stamped = with_run(verdict.quarantine, run_id=context.run_id, run_ts=context.run_ts)
-            uri = quarantine_uri(context.settings, self.spec.name)
-            quarantined = context.lake.write(
-                stamped, uri, mode="append", rows=verdict.rows_dropped
-            ).rows
-        written = self.write(clean)
-        carried = self.replacement.carried if self.replacement is not None else 0
-        if verdict.rows_in != written.rows - carried + quarantined:
-            raise DataQualityError(
-                f"{self.spec.qualified_name}: {verdict.rows_in} rows came in but "
-                f"{written.rows - carried} were written and {quarantined} quarantined: rows "
-                "were lost or doubled between validation and the write. This is a bug; report it."
-            )
-        return TableBuild(
-            version=written.version,
-            rows=written.rows,
-            rows_in=verdict.rows_in,
-            rows_quarantined=quarantined,
-        )
+        if not verdict.rows_dropped:
+            return 0
+        stamped = with_run(verdict.quarantine, run_id=context.run_id, run_ts=context.run_ts)
+        uri = quarantine_uri(context.settings, self.spec.name)
+        return context.lake.write(stamped, uri, mode="append", rows=verdict.rows_dropped).rows
 
 
 def _folder_layer(cls: type[Table]) -> TableLayer:

@@ -49,6 +49,23 @@ class Upstream:
     def connect(self) -> AbstractContextManager[connection]:
         return connect(self.dsn, advice=self.advice)
 
+    def estimated_rows(self) -> dict[str, int]:
+        """Rows of each table of the schema, as the database's statistics estimate them (no
+        table is scanned): the planner's figure, or the live rows counted since the last
+        ANALYZE when that is higher (a table loaded a moment ago has no planner figure)."""
+        with self.connect() as conn, conn.cursor() as cursor:
+            cursor.execute(
+                """
+                SELECT c.relname, greatest(c.reltuples, s.n_live_tup, 0)::bigint
+                FROM pg_class c
+                JOIN pg_namespace n ON n.oid = c.relnamespace
+                LEFT JOIN pg_stat_user_tables s ON s.relid = c.oid
+                WHERE n.nspname = %s AND c.relkind IN ('r', 'p')
+                """,
+                (self.schema,),
+            )
+            return {name: int(rows) for name, rows in cursor.fetchall()}
+
 
 @contextmanager
 def connect(dsn: str, *, advice: str = DEFAULT_ADVICE) -> Iterator[connection]:

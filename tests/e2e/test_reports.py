@@ -24,14 +24,18 @@ from tests.fixtures.postgres import LoadedDatabase
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.postgres]
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="module", params=[1, 4], ids=lambda threads: f"threads={threads}")
 def pipeline_run(
-    spark: SparkSession, rainforest_db: LoadedDatabase, tmp_path_factory: pytest.TempPathFactory
+    request: pytest.FixtureRequest,
+    spark: SparkSession,
+    rainforest_db: LoadedDatabase,
+    tmp_path_factory: pytest.TempPathFactory,
 ) -> tuple[RunContext, RunSummary]:
+    """A whole run with one table at a time, and with four at once: the same numbers."""
     settings = pipeline_settings(tmp_path_factory.mktemp("e2e"))
     registry = Registry.discover()
     context = new_context(spark, settings, registry, upstream=upstream_at(rainforest_db.dsn))
-    return context, run_pipeline(context)
+    return context, run_pipeline(context, threads=request.param)
 
 
 def test_every_table_builds_once(pipeline_run: tuple[RunContext, RunSummary]) -> None:

@@ -13,7 +13,7 @@ from etl.core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from etl.core.lake.commit import WriteMode
-    from etl.core.lake.lake import FilesChanged, Lake, WriteResult, in_partitions
+    from etl.core.lake.lake import FilesChanged, Lake, WriteResult, Written, in_partitions
     from etl.core.lake.snapshot import TableFormat, distinct_partitions
 
 __all__ = [
@@ -22,6 +22,7 @@ __all__ = [
     "TableFormat",
     "WriteMode",
     "WriteResult",
+    "Written",
     "distinct_partitions",
     "in_partitions",
 ]
@@ -30,6 +31,7 @@ _HOMES = {
     "FilesChanged": "etl.core.lake.lake",
     "Lake": "etl.core.lake.lake",
     "WriteResult": "etl.core.lake.lake",
+    "Written": "etl.core.lake.lake",
     "in_partitions": "etl.core.lake.lake",
     "TableFormat": "etl.core.lake.snapshot",
     "distinct_partitions": "etl.core.lake.snapshot",

@@ -33,7 +33,14 @@ from etl.core.lake.encoding import (
     merge_schemas,
     partition_dir,
 )
-from etl.core.lake.snapshot import TableFormat, open_delta, parquet_files, relative_parts
+from etl.core.lake.snapshot import (
+    Snapshot,
+    SnapshotFile,
+    TableFormat,
+    open_delta,
+    parquet_files,
+    relative_parts,
+)
 from etl.core.lake.storage import Storage
 
 WriteMode = Literal["overwrite", "append", "overwrite_partitions"]
@@ -214,6 +221,31 @@ def commit(plan: WritePlan, storage: Storage, files: Sequence[DataFile]) -> int 
         ) from error
     committed = open_delta(plan.uri, storage)
     return committed.version() if committed is not None else None
+
+
+def staged_snapshot(plan: WritePlan, files: Sequence[DataFile]) -> Snapshot:
+    """The files a write produced, as a snapshot of their own: what they hold can be read and
+    checked before they are committed."""
+    types = {name: plan.schema.field(name).type for name in plan.partition_by}
+    return Snapshot(
+        version=None,
+        schema=plan.schema,
+        partition_by=tuple(plan.partition_by),
+        files=tuple(
+            SnapshotFile(
+                path=file.path,
+                size=file.size,
+                rows=file.rows,
+                partition={
+                    name: decode_partition_value(file.partition_values.get(name), kind)
+                    for name, kind in types.items()
+                },
+                min_values={},
+                max_values={},
+            )
+            for file in files
+        ),
+    )
 
 
 def discard(uri: str, storage: Storage, paths: Iterable[str]) -> None:

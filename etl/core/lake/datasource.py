@@ -34,6 +34,10 @@ OPTION_MODE = "lake.mode"
 OPTION_PARTITION_BY = "lake.partition.by"
 OPTION_MIN_PARTITIONS = "lake.min.partitions"
 OPTION_RECEIPT = "lake.receipt"
+"""A file where the writer lists the files it wrote, instead of committing them: the caller
+commits (see `Lake.write`)."""
+OPTION_SNAPSHOT = "lake.snapshot"
+"""A snapshot (`Snapshot.to_json`) to read instead of the table's log: files not committed yet."""
 OPTION_MARKS = "lake.commit.marks"
 OPTION_NOTES = "lake.commit.notes"
 OPTION_REPLACED = "lake.replaced.partitions"
@@ -112,8 +116,10 @@ class LakeDataSource(DataSource):
         return Storage.from_options(self.options)
 
     def _projected_snapshot(self) -> Snapshot:
-        from etl.core.lake.snapshot import load_snapshot
+        from etl.core.lake.snapshot import Snapshot, load_snapshot
 
+        if self._snapshot is None and OPTION_SNAPSHOT in self.options:
+            self._snapshot = Snapshot.from_json(self.options[OPTION_SNAPSHOT])
         if self._snapshot is None:
             version = self.options.get(OPTION_VERSION)
             snapshot = load_snapshot(

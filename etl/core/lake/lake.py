@@ -8,9 +8,9 @@ import os
 import shutil
 import tempfile
 import uuid
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import reduce
 from pathlib import Path
 
@@ -21,7 +21,15 @@ from pyspark.sql import functions as F
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
 from etl.core.errors import ConfigError, LakeWriteError, RainforestError, TableNotFoundError
-from etl.core.lake.commit import DataFile, WriteMode, WritePlan, commit, discard, plan_write
+from etl.core.lake.commit import (
+    DataFile,
+    WriteMode,
+    WritePlan,
+    commit,
+    discard,
+    plan_write,
+    staged_snapshot,
+)
 from etl.core.lake.datasource import (
     FORMAT_NAME,
     OPTION_COLUMNS,
@@ -34,6 +42,7 @@ from etl.core.lake.datasource import (
     OPTION_PARTITION_BY,
     OPTION_RECEIPT,
     OPTION_REPLACED,
+    OPTION_SNAPSHOT,
     OPTION_VERSION,
 )
 from etl.core.lake.encoding import (
@@ -55,7 +64,7 @@ from etl.core.lake.snapshot import (
     typed_partitions,
 )
 from etl.core.lake.storage import Storage, explained, is_local, local_path
-from etl.core.lake.write import Receipt
+from etl.core.lake.write import load_receipt
 from etl.core.settings import Settings
 
 TARGET_FILE_BYTES = 128 * 1024 * 1024
@@ -75,6 +84,19 @@ class WriteResult:
     """The Delta version the write created; None for Parquet tables."""
     rows: int
     files: int
+
+
+@dataclass(frozen=True, kw_only=True)
+class Written:
+    """A write's files before their commit: what `Lake.write`'s `verify` judges."""
+
+    rows: int
+    """Rows in the files, from their footers."""
+    frame: DataFrame
+    """The files' rows, read by Spark."""
+    load: Callable[[Sequence[str]], pa.Table]
+    """Some columns of the files' rows, read into this process by pyarrow: quicker than a
+    Spark job for a write of few rows."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -111,20 +133,27 @@ class Lake:
         mode: WriteMode = "overwrite",
         partition_by: Sequence[str] = (),
         table_format: TableFormat = "delta",
-        marks: Mapping[str, int] | None = None,
+        marks: Mapping[str, int] | Callable[[int], Mapping[str, int]] | None = None,
         notes: Mapping[str, str] | None = None,
         replaced: Sequence[Mapping[str, object]] = (),
         rows: int | None = None,
+        verify: Callable[[Written], None] | None = None,
+        commit_empty: bool = True,
     ) -> WriteResult:
         """Write `df` as the table's next version in one commit; on failure the table keeps its
         previous version and no written file remains.
+
+        `verify` sees the written rows before the commit (the new files alone, read rather
+        than computed again from `df`): whatever it raises fails the write.
 
         Files aim at `TARGET_FILE_BYTES`: a partition's rows go to one file, more only past
         that size, and an unpartitioned table of `rows` (given, or for an overwrite, as many
         as it holds now) is written as that many rows' worth of files, not one per task.
 
         `marks` are recorded in the same commit (see `marks`), so progress such as a high-water
-        mark can never run ahead of, or lag behind, the rows it describes. `notes` go into
+        mark can never run ahead of, or lag behind, the rows it describes; a function gives
+        them from the rows written. Without `commit_empty`, a write of no rows commits nothing
+        and the table stays at its version. `notes` go into
         the commit's history entry for people. With `overwrite_partitions`, the partitions
         `replaced` (typed values) are emptied too, whether or not `df` has rows for them.
         """
@@ -137,7 +166,7 @@ class Lake:
             mode=mode,
             partition_by=partition_by,
             table_format=table_format,
-            marks=marks,
+            marks=None if callable(marks) else marks,
             notes=notes,
             replaced=[
                 {name: encode_partition_value(value) for name, value in values.items()}
@@ -147,9 +176,31 @@ class Lake:
         )
         expected = rows if rows is not None or mode != "overwrite" else layout.stored_rows
         df = _gathered(df, plan, expected)
-        if self._native_writable(plan):
-            return self._write_native(df, plan)
-        return self._write_through_source(df, plan)
+        native = self._native_writable(plan)
+        files: list[DataFile] = []
+        try:
+            files = self._write_native(df, plan) if native else self._write_through_source(df, plan)
+            if verify is not None:
+                verify(self._staged(plan, files))
+            written = sum(file.rows for file in files)
+            if not written and not commit_empty:
+                discard(plan.uri, self._storage, [file.path for file in files])
+                return WriteResult(version=self.version(uri), rows=0, files=0)
+            if callable(marks):
+                plan = replace(plan, marks=dict(marks(written)))
+            version = commit(plan, self._storage, files)
+        except Exception as error:
+            discard(plan.uri, self._storage, [file.path for file in files])
+            if isinstance(error, RainforestError):
+                raise
+            known = None if native else explained(self._storage, plan.uri, error)
+            if known is not None:
+                raise known from None
+            raise LakeWriteError(
+                f"Writing {plan.uri} failed, so the table keeps its previous version: "
+                f"{_first_line(error)}"
+            ) from error
+        return WriteResult(version=version, rows=written, files=len(files))
 
     def read(
         self,
@@ -261,8 +312,10 @@ class Lake:
         """The Delta log's commits, newest first."""
         return history(uri, self._storage)
 
-    def _write_through_source(self, df: DataFrame, plan: WritePlan) -> WriteResult:
-        """Spark resolves a Python data source's name on save through the calling thread's active
+    def _write_through_source(self, df: DataFrame, plan: WritePlan) -> list[DataFile]:
+        """The data files, written by the lake's Python data source on the executors.
+
+        Spark resolves a Python data source's name on save through the calling thread's active
         session, and a thread the pipeline's pool started has none: without making the session
         active, every write from a build thread fails with DATA_SOURCE_NOT_FOUND (reads name
         their session and are not affected)."""
@@ -285,20 +338,28 @@ class Lake:
                 .option(OPTION_FILE_ROWS, str(plan.file_rows or ""))
                 .save(plan.uri)
             )
-            outcome = Receipt.load(receipt)
-        except RainforestError:
-            raise
-        except Exception as error:
-            known = explained(self._storage, plan.uri, error)
-            if known is not None:
-                raise known from None
-            raise LakeWriteError(
-                f"Writing {plan.uri} failed, so the table keeps its previous version: "
-                f"{_first_line(error)}"
-            ) from error
+            return load_receipt(receipt)
         finally:
             os.unlink(receipt)
-        return WriteResult(version=outcome.version, rows=outcome.rows, files=outcome.files)
+
+    def _staged(self, plan: WritePlan, files: Sequence[DataFile]) -> Written:
+        """The rows of files written but not committed yet."""
+        snapshot = staged_snapshot(plan, files)
+        if self._native_readable(plan.uri, snapshot):
+            frame = self._read_native(plan.uri, snapshot, {})
+        else:
+            frame = (
+                self._spark.read.format(FORMAT_NAME)
+                .options(**self._storage.to_options())
+                .option(OPTION_SNAPSHOT, snapshot.to_json())
+                .option(OPTION_MIN_PARTITIONS, str(self._spark.sparkContext.defaultParallelism))
+                .load(plan.uri)
+            )
+        return Written(
+            rows=sum(file.rows for file in files),
+            frame=frame,
+            load=lambda columns: _load_columns(self._storage, plan.uri, snapshot, columns),
+        )
 
     def _layout(self, uri: str, schema: pa.Schema, table_format: TableFormat) -> _Layout:
         """Rows per file for the target size, from the bytes a row takes in the table's files,
@@ -328,16 +389,15 @@ class Lake:
             pa.types.is_timestamp(plan.schema.field(name).type) for name in plan.partition_by
         )
 
-    def _write_native(self, df: DataFrame, plan: WritePlan) -> WriteResult:
-        """Spark's own Parquet writer fills a staging folder in the table, the files move into
-        place and go through the same commit as the Python writer's.
+    def _write_native(self, df: DataFrame, plan: WritePlan) -> list[DataFile]:
+        """The data files, written by Spark's own Parquet writer into a staging folder in the
+        table and moved into place.
 
         Spark's writer is faster than shipping rows to Python; the staging folder starts with
         `_`, so neither Delta nor Parquet readers look into it, and it is removed either way.
         """
         root = local_path(plan.uri)
         staging = f"{root}/_staging/{uuid.uuid4().hex}"
-        files: list[DataFile] = []
         try:
             writer = df.write.mode("errorifexists").option("compression", "snappy")
             if plan.file_rows is not None:
@@ -345,21 +405,11 @@ class Lake:
             if plan.partition_by:
                 writer = writer.partitionBy(*plan.partition_by)
             writer.parquet(staging)
-            files = _adopt_files(staging, root, plan)
-            version = commit(plan, self._storage, files)
-        except Exception as error:
-            discard(plan.uri, self._storage, [file.path for file in files])
-            if isinstance(error, RainforestError):
-                raise
-            raise LakeWriteError(
-                f"Writing {plan.uri} failed, so the table keeps its previous version: "
-                f"{_first_line(error)}"
-            ) from error
+            return _adopt_files(staging, root, plan)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
             with contextlib.suppress(OSError):  # another write may still be staging
                 os.rmdir(os.path.dirname(staging))
-        return WriteResult(version=version, rows=sum(f.rows for f in files), files=len(files))
 
     def _read_through_source(
         self,
@@ -452,6 +502,27 @@ def _adopt_files(staging: str, root: str, plan: WritePlan) -> list[DataFile]:
 
     with ThreadPoolExecutor(max_workers=8) as pool:
         return list(pool.map(adopt, moves))
+
+
+def _load_columns(
+    storage: Storage, uri: str, snapshot: Snapshot, columns: Sequence[str]
+) -> pa.Table:
+    """`columns` of the snapshot's files as one Arrow table; partition columns, which live in
+    the paths and not in the files, are filled in from each file's values."""
+    filesystem, root = storage.filesystem(uri)
+    stored = [name for name in columns if name not in snapshot.partition_by]
+    pieces = []
+    for file in snapshot.files:
+        piece = pq.read_table(f"{root}/{file.path}", columns=stored, filesystem=filesystem)
+        for name in columns:
+            if name in snapshot.partition_by:
+                kind = snapshot.schema.field(name).type
+                value = pa.array([file.partition.get(name)] * piece.num_rows, type=kind)
+                piece = piece.append_column(name, value)
+        pieces.append(piece.select(list(columns)))
+    if not pieces:
+        return pa.schema([snapshot.schema.field(name) for name in columns]).empty_table()
+    return pa.concat_tables(pieces)
 
 
 def in_partitions(partitions: Sequence[Mapping[str, object]]) -> Column:

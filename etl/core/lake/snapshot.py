@@ -6,6 +6,8 @@ folder (`table_format="parquet"`) gets a snapshot too, listed from its files.
 
 from __future__ import annotations
 
+import base64
+import json
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
@@ -18,7 +20,12 @@ from deltalake.exceptions import TableNotFoundError as DeltaTableNotFoundError
 from pyarrow import fs
 
 from etl.core.errors import ConfigError, LogDamagedError, RainforestError, TableNotFoundError
-from etl.core.lake.encoding import comparable, file_path
+from etl.core.lake.encoding import (
+    comparable,
+    decode_partition_value,
+    encode_partition_value,
+    file_path,
+)
 from etl.core.lake.storage import Storage, explained
 
 TableFormat = Literal["delta", "parquet"]
@@ -66,6 +73,54 @@ class Snapshot:
                 f"Columns {unknown} are not in the table; it has {self.schema.names}."
             )
         return replace(self, schema=pa.schema([self.schema.field(name) for name in columns]))
+
+    def to_json(self) -> str:
+        """The snapshot as text, for a reader that runs in another process (a Spark worker):
+        the schema in Arrow's IPC form, partition values in Delta's strings."""
+        return json.dumps(
+            {
+                "version": self.version,
+                "schema": base64.b64encode(self.schema.serialize().to_pybytes()).decode(),
+                "partition_by": list(self.partition_by),
+                "files": [
+                    {
+                        "path": file.path,
+                        "size": file.size,
+                        "rows": file.rows,
+                        "partition": {
+                            name: encode_partition_value(value)
+                            for name, value in file.partition.items()
+                        },
+                    }
+                    for file in self.files
+                ],
+            }
+        )
+
+    @classmethod
+    def from_json(cls, text: str) -> Snapshot:
+        """The snapshot `to_json` wrote, without the files' column statistics."""
+        data = json.loads(text)
+        schema = pa.ipc.read_schema(pa.py_buffer(base64.b64decode(data["schema"])))
+        return cls(
+            version=data["version"],
+            schema=schema,
+            partition_by=tuple(data["partition_by"]),
+            files=tuple(
+                SnapshotFile(
+                    path=file["path"],
+                    size=file["size"],
+                    rows=file["rows"],
+                    partition={
+                        name: decode_partition_value(text, schema.field(name).type)
+                        for name, text in file["partition"].items()
+                    },
+                    min_values={},
+                    max_values={},
+                )
+                for file in data["files"]
+            ),
+        )
 
 
 def table_exists(uri: str, storage: Storage, *, table_format: TableFormat) -> bool:

@@ -10,8 +10,8 @@ from __future__ import annotations
 import itertools
 import json
 import uuid
-from collections.abc import Iterator
-from dataclasses import dataclass
+from collections.abc import Iterator, Sequence
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
@@ -61,20 +61,13 @@ class FilesWritten(WriterCommitMessage):
     files: tuple[DataFile, ...]
 
 
-@dataclass(frozen=True, kw_only=True)
-class Receipt:
-    """The outcome of a commit, handed from Spark's commit process to the caller's process."""
+def save_receipt(path: str, files: Sequence[DataFile]) -> None:
+    """List the files written, for the process that asked for them to commit them."""
+    Path(path).write_text(json.dumps([asdict(file) for file in files]))
 
-    version: int | None
-    rows: int
-    files: int
 
-    def save(self, path: str) -> None:
-        Path(path).write_text(json.dumps(self.__dict__))
-
-    @classmethod
-    def load(cls, path: str) -> Receipt:
-        return cls(**json.loads(Path(path).read_text()))
+def load_receipt(path: str) -> list[DataFile]:
+    return [DataFile(**file) for file in json.loads(Path(path).read_text())]
 
 
 class LakeWriter(DataSourceArrowWriter):
@@ -92,15 +85,16 @@ class LakeWriter(DataSourceArrowWriter):
         return FilesWritten(write_files(iterator, self._plan, self._storage, prefix=prefix))
 
     def commit(self, messages: list[WriterCommitMessage | None]) -> None:
+        """Commit the files every task wrote; with a receipt, hand them to its reader instead."""
         files = _files(messages)
+        if self._receipt:
+            save_receipt(self._receipt, files)
+            return
         try:
-            version = commit(self._plan, self._storage, files)
+            commit(self._plan, self._storage, files)
         except BaseException:
             discard(self._plan.uri, self._storage, [f.path for f in files])
             raise
-        if self._receipt:
-            rows = sum(f.rows for f in files)
-            Receipt(version=version, rows=rows, files=len(files)).save(self._receipt)
 
     def abort(self, messages: list[WriterCommitMessage | None]) -> None:
         discard(self._plan.uri, self._storage, [f.path for f in _files(messages)])

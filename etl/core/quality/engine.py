@@ -1,11 +1,14 @@
-"""Checks a table's rules on its Spark DataFrame with as few Spark jobs as the rules allow.
+"""Checks a table's rules in the Spark pass that writes it, and what needs the rows together
+on the rows as written.
 
 Row rules are Spark conditions evaluated in one projection; the verdicts of drop rules become
 an array column (the names of the rules a row broke) that splits the rows into kept and
-quarantined. Then one aggregate job counts, for every row and uniqueness rule, the rows that
-break it. Great Expectations evaluates only the rules that are GX expectations of their own
-(`expect`, `mean_between`), on the kept rows, in one suite. Examples of offending values are
-fetched only for a failing fail rule.
+quarantined. The rows to write carry a Spark observation that counts, as they are written,
+the rows in, the rows kept and the rows breaking each row rule: no job of its own. After the
+write (before its commit), uniqueness rules count distinct values in the written files, which
+read only the key columns instead of computing the table again. Great Expectations evaluates
+only the rules that are GX expectations of their own (`expect`, `mean_between`), in one suite.
+Examples of offending values are fetched only for a failing fail rule.
 
 Drop rules judge the rows as they come; warn and fail rules judge the kept rows, the ones
 that would be written, so a row already quarantined cannot also stop the table.
@@ -18,14 +21,19 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from py4j.protocol import Py4JJavaError
 from pyspark import StorageLevel
-from pyspark.sql import Column, DataFrame
+from pyspark.sql import Column, DataFrame, Observation
 from pyspark.sql import functions as F
 
 from etl.core.errors import EXIT_RULE_BROKEN, DataQualityError
+from etl.core.lake import Written
 from etl.core.quality.rules import RowScope, Rule, RuleResult
 
 MAX_EXAMPLES = 5
+IN_PROCESS_ROWS = 500_000
+"""Written rows up to which uniqueness is counted in this process with pyarrow: reading a
+few key columns of that many rows takes less than the Spark jobs of a distinct count."""
 FAILED_RULES = "failed_rules"
 """The quarantine's column naming the drop rules a row broke."""
 
@@ -64,7 +72,32 @@ class Verdict:
         return [r for r in self.results if r.severity == "fail" and not r.success]
 
 
-def evaluate(
+@dataclass(frozen=True, kw_only=True)
+class Check:
+    """A table's rules laid over its rows, before they are written.
+
+    `kept` counts every row rule's outcome while it is computed (a Spark observation), so the
+    pass that writes the rows is the pass that checks them; `judge` then reads what was
+    written for the rules that need the rows together (uniqueness, GX expectations).
+    """
+
+    table: str
+    rules: tuple[Rule, ...]
+    kept: DataFrame
+    """The rows to write, without helper columns."""
+    quarantine: DataFrame | None
+    judged: DataFrame
+    now: datetime
+    cached: DataFrame | None
+    observation: Observation
+    counted: DataFrame
+    """The observation's counts as a job of their own, for when Spark reported none: it drops
+    an observation whose rows it proved empty before running anything."""
+    has_drops: bool
+    whole: Callable[[DataFrame], DataFrame] | None
+
+
+def check(
     data: DataFrame,
     rules: Sequence[Rule],
     *,
@@ -72,13 +105,14 @@ def evaluate(
     inputs: Mapping[str, DataFrame] | None = None,
     now: datetime | None = None,
     whole: Callable[[DataFrame], DataFrame] | None = None,
-) -> Verdict:
-    """Check `rules` on `data`; `raise_on_failure` then stops the table if a fail rule broke.
+) -> Check:
+    """Lay `rules` over `data`: nothing runs until `kept` is written (or otherwise computed).
 
     `inputs` holds the upstream tables that `references` and `sum_of` rules join; `now` is
-    the run's start, against which `not_in_future` rules judge. When `data` replaces part of
-    a table, `whole(kept)` is the table as it will be, which rules about the whole table
-    (GX expectations such as a mean) judge.
+    the moment against which `not_in_future` rules judge. When `data` replaces part of a
+    table, `whole(kept)` is the table as it will be, which GX expectations (a mean, say)
+    judge. The rows are persisted only when something reads them again besides the write:
+    the quarantine, or GX.
     """
     moment = now or datetime.now(UTC)
     row_rules = [r for r in rules if r.kind == "row"]
@@ -89,35 +123,106 @@ def evaluate(
             flagged = rule.prepare(flagged, inputs or {}, _helper(rule))
     passes = {r.name: _passes(r, RowScope(moment, _helper(r))) for r in row_rules}
     helpers = [c for c in flagged.columns if c not in data.columns]
-    cached: DataFrame | None = None
+    kept_test: Column = F.lit(True)
     if drops:
         broken = F.array(*[F.when(~passes[r.name], F.lit(r.name)) for r in drops])
         flagged = flagged.withColumn(FAILED_RULES, F.filter(broken, lambda name: name.isNotNull()))
-        kept_test: Column = F.size(FAILED_RULES) == 0
-        cached = flagged.persist(StorageLevel.MEMORY_AND_DISK)
-    else:
-        kept_test = F.lit(True)
-
-    counts = _count(flagged, rules, passes, kept_test, drops)
-    kept = flagged.filter(kept_test).drop(*helpers, FAILED_RULES) if drops else data
-    quarantine = flagged.filter(~kept_test).drop(*helpers) if drops else None
-
-    results = [_row_or_unique_result(table, r, counts) for r in rules if r.kind != "expectation"]
-    gx_rules = [r for r in rules if r.kind == "expectation"]
-    if gx_rules:
-        judged_whole = whole(kept) if whole is not None else kept
-        results.extend(_run_gx(judged_whole, gx_rules, table=table, now=moment))
-
-    return Verdict(
-        kept=kept,
-        quarantine=quarantine,
-        rows_in=counts.get("_rows"),
-        rows_dropped=counts.get("_dropped", 0),
-        rows_kept=counts.get("_kept"),
-        results=tuple(results),
+        kept_test = F.size(FAILED_RULES) == 0
+    cached = None
+    if drops or any(r.kind == "expectation" for r in rules):
+        cached = flagged = flagged.persist(StorageLevel.MEMORY_AND_DISK)
+    observation = Observation()
+    counts = _counts(rules, passes, kept_test)
+    observed = flagged.observe(observation, *counts)
+    return Check(
+        table=table,
+        rules=tuple(rules),
+        kept=observed.filter(kept_test).drop(*helpers, FAILED_RULES)
+        if drops
+        else observed.drop(*helpers),
+        quarantine=flagged.filter(~kept_test).drop(*helpers) if drops else None,
         judged=flagged.filter(kept_test),
         now=moment,
         cached=cached,
+        observation=observation,
+        counted=flagged.agg(*counts),
+        has_drops=bool(drops),
+        whole=whole,
+    )
+
+
+def judge(checked: Check, written: Written) -> Verdict:
+    """The verdict on rows that `checked.kept` became: `written` (for a write that keeps other
+    rows of the table, those too), once `kept` was computed in full.
+
+    Uniqueness is counted on the written rows: in this process when they are few (a Spark
+    job costs more than reading a few key columns), else in the rows the check persisted,
+    else by Spark reading the files' key columns; the table is never computed again.
+    """
+    try:
+        observed = checked.observation.get
+    except Py4JJavaError:
+        row = checked.counted.first()
+        assert row is not None
+        observed = row.asDict()
+    counts = {k: int(v or 0) for k, v in observed.items()}
+    counts["_written"] = written.rows
+    counts |= _distinct_counts(checked, written)
+    table, moment = checked.table, checked.now
+    results = [
+        _row_or_unique_result(table, r, counts) for r in checked.rules if r.kind != "expectation"
+    ]
+    gx_rules = [r for r in checked.rules if r.kind == "expectation"]
+    if gx_rules:
+        judged_whole = checked.whole(checked.kept) if checked.whole is not None else written.frame
+        results.extend(_run_gx(judged_whole, gx_rules, table=table, now=moment))
+    return Verdict(
+        kept=checked.kept,
+        quarantine=checked.quarantine,
+        rows_in=counts["_rows"] if checked.has_drops else None,
+        rows_dropped=counts["_rows"] - counts["_kept"],
+        rows_kept=counts["_kept"],
+        results=tuple(results),
+        judged=checked.judged,
+        now=moment,
+        cached=checked.cached,
+    )
+
+
+def _distinct_counts(checked: Check, written: Written) -> dict[str, int]:
+    """Distinct values of each uniqueness rule's columns in the written rows, by rule name."""
+    uniques = [r for r in checked.rules if r.kind == "unique"]
+    if not uniques:
+        return {}
+    if written.rows <= IN_PROCESS_ROWS:
+        columns = list(dict.fromkeys(c for r in uniques for c in r.columns))
+        rows = written.load(columns)
+        return {r.name: rows.group_by(list(r.columns)).aggregate([]).num_rows for r in uniques}
+    counted = checked.judged if checked.cached is not None else written.frame
+    distinct = [F.count_distinct(F.struct(*r.columns)).alias(r.name) for r in uniques]
+    row = counted.agg(*distinct).first()
+    assert row is not None
+    return {k: int(v or 0) for k, v in row.asDict().items()}
+
+
+def evaluate(
+    data: DataFrame,
+    rules: Sequence[Rule],
+    *,
+    table: str,
+    inputs: Mapping[str, DataFrame] | None = None,
+    now: datetime | None = None,
+    whole: Callable[[DataFrame], DataFrame] | None = None,
+) -> Verdict:
+    """Check `rules` on `data` without writing it (see `check`), then judge the kept rows;
+    `raise_on_failure` stops the table if a fail rule broke."""
+    checked = check(data, rules, table=table, inputs=inputs, now=now, whole=whole)
+    checked.kept.write.format("noop").mode("overwrite").save()
+    kept = checked.judged
+    rows = kept.count()
+    return judge(
+        checked,
+        Written(rows=rows, frame=kept, load=lambda columns: kept.select(*columns).toArrow()),
     )
 
 
@@ -141,36 +246,22 @@ def _helper(rule: Rule) -> str:
     return _HELPER.format(rule.name)
 
 
-def _count(
-    flagged: DataFrame,
-    rules: Sequence[Rule],
-    passes: Mapping[str, Column],
-    kept: Column,
-    drops: Sequence[Rule],
-) -> dict[str, int]:
-    """Every count the results need, in one aggregate job (none when there is nothing to count)."""
-    aggregates: list[Column] = []
-    if drops:
-        aggregates += [F.count(F.lit(1)).alias("_rows"), F.count_if(~kept).alias("_dropped")]
+def _counts(rules: Sequence[Rule], passes: Mapping[str, Column], kept: Column) -> list[Column]:
+    """What the row rules' results need, counted as the rows pass: rows in and kept, and for
+    each row rule the rows that break it (drop rules judge every row, the others the kept)."""
+    counted = [F.count(F.lit(1)).alias("_rows"), F.count_if(kept).alias("_kept")]
     for rule in rules:
         if rule.kind == "row":
             broken = ~passes[rule.name] if rule.severity == "drop" else kept & ~passes[rule.name]
-            aggregates.append(F.count_if(broken).alias(rule.name))
-        elif rule.kind == "unique":
-            key = F.struct(*rule.columns)
-            aggregates.append(F.count_distinct(F.when(kept, key)).alias(rule.name))
-    if not aggregates:
-        return {}
-    aggregates.append(F.count_if(kept).alias("_kept"))
-    row = flagged.agg(*aggregates).first()
-    assert row is not None
-    return {k: int(v or 0) for k, v in row.asDict().items()}
+            counted.append(F.count_if(broken).alias(rule.name))
+    return counted
 
 
 def _row_or_unique_result(table: str, rule: Rule, counts: Mapping[str, int]) -> RuleResult:
     checked = counts.get("_rows") if rule.severity == "drop" else counts.get("_kept")
     if rule.kind == "unique":
-        unexpected = counts["_kept"] - counts[rule.name]
+        checked = counts["_written"]
+        unexpected = checked - counts[rule.name]
         observed = f"{unexpected} duplicate rows"
     else:
         unexpected = counts[rule.name]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import ClassVar
 
@@ -13,7 +14,7 @@ from pyspark.sql import functions as F
 from etl.core import not_in_future
 from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import LakeWriteError, ServiceUnavailableError
-from etl.core.lake import Lake, WriteResult
+from etl.core.lake import Lake, WriteResult, Written
 from etl.core.pipeline import new_context, run_pipeline
 from etl.core.quality.results import RUN_ID, quarantine_uri
 from etl.core.registry import Registry
@@ -290,13 +291,19 @@ class FlakyVisits(ToyVisits):
     away: ClassVar[int] = 0
     broken: ClassVar[bool] = False
 
-    def write(self, dataset: ETLDataSet) -> WriteResult:
-        if FlakyVisits.broken:
-            raise LakeWriteError("the disk is full")
-        if FlakyVisits.away:
-            FlakyVisits.away -= 1
-            raise ServiceUnavailableError("S3 at 127.0.0.1:8333 does not answer")
-        return super().write(dataset)
+    def write(
+        self, dataset: ETLDataSet, *, verify: Callable[[Written], None] | None = None
+    ) -> WriteResult:
+        def verify_then_fail(written: Written) -> None:
+            assert verify is not None
+            verify(written)
+            if FlakyVisits.broken:
+                raise LakeWriteError("the disk is full")
+            if FlakyVisits.away:
+                FlakyVisits.away -= 1
+                raise ServiceUnavailableError("S3 at 127.0.0.1:8333 does not answer")
+
+        return super().write(dataset, verify=verify_then_fail)
 
 
 def quarantined_visits(context: RunContext) -> list[tuple[object, ...]]:

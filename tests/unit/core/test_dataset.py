@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 from dataclasses import FrozenInstanceError
-from typing import cast
 
 import pytest
-from pyspark.sql import DataFrame
 
-from etl.core.dataset import ETLDataSet, TableSpec
+from etl.core.dataset import TableSpec
 
 
 @pytest.mark.parametrize("name", ["Orders", "1orders", "order-items", "orders ", ""])
@@ -56,18 +54,3 @@ def test_a_spec_without_layer_gets_one_when_placed() -> None:
     with pytest.raises(ValueError, match="layer folder"):
         _ = spec.qualified_name
     assert spec.in_layer("gold").qualified_name == "gold.orders"
-
-
-class _Uncountable:
-    """Rows nobody may ask Spark about: the count is already known."""
-
-    def isEmpty(self) -> bool:
-        raise AssertionError("a known count must not start a Spark job")
-
-
-@pytest.mark.parametrize(("rows", "empty"), [(0, True), (3, False)])
-def test_a_dataset_with_counted_rows_knows_whether_it_is_empty(rows: int, empty: bool) -> None:
-    spec = TableSpec(name="orders", layer="silver", grain="g", primary_keys=("id",))
-    data = cast("DataFrame", _Uncountable())
-
-    assert ETLDataSet(spec=spec, curr_data=data, storage_path="/t", rows=rows).is_empty() is empty

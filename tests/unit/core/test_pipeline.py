@@ -3,6 +3,7 @@ job groups and scheduler pools each table's thread sets)."""
 
 from __future__ import annotations
 
+import dataclasses
 import threading
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -334,3 +335,33 @@ def test_a_service_that_stays_away_fails_the_table_without_a_traceback() -> None
     assert outcome.message == (
         "OSError: Connection refused (os error 111) (still failing after 3 attempts)"
     )
+
+
+class RecordingSource(RecordingTable):
+    """Copies the upstream table of its name, as a source table does."""
+
+    reads_database = True
+
+    @classmethod
+    def expected_rows(cls, upstream_rows: Any, source_rows: Any) -> float:
+        return float(source_rows.get(cls.spec.name, 0))
+
+
+def test_the_chain_reading_most_rows_upstream_starts_first() -> None:
+    """One thread: the large events table and what reads it go before the small accounts,
+    which the build order lists first, as the database's estimates say."""
+    sources = tuple(
+        type(f"Source_{n}", (RecordingSource,), {"spec": toy(n, layer="bronze").spec})
+        for n in ("accounts", "events")
+    )
+    tables = (*sources, toy("sessions", "events"), toy("profiles", "accounts"))
+    lake = FakeLake()
+    run = context(lake, tables)
+    estimates = {"accounts": 10, "events": 1_000_000}
+    run = dataclasses.replace(
+        run, upstream=cast(Any, SimpleNamespace(estimated_rows=lambda: estimates))
+    )
+
+    run_pipeline(run)
+
+    assert lake.built == ["events", "sessions", "accounts", "profiles"]

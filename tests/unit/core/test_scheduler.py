@@ -143,3 +143,13 @@ def test_a_cycle_is_refused() -> None:
 def test_at_least_one_thread() -> None:
     with pytest.raises(ValueError, match="at least 1"):
         list(run_graph(ORDER, NEEDS, lambda name: True, bool, threads=0))
+
+
+def test_a_heavier_step_starts_before_a_longer_chain_of_light_ones() -> None:
+    """Weighed by expected cost, the lone step x (10) outweighs a's chain of four steps of 1."""
+    work = Recorder(seconds=0)
+
+    events = list(run_graph(["x", *ORDER], NEEDS, work, bool, threads=1, weights={"x": 10}))
+
+    started = [e.name for e in events if isinstance(e, Started)]
+    assert started[0] == "x"

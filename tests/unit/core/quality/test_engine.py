@@ -21,6 +21,7 @@ from etl.core import (
     sum_of,
     unique,
 )
+from etl.core.quality import engine
 from etl.core.quality.engine import FAILED_RULES, RulesBroken, evaluate, raise_on_failure
 
 pytestmark = pytest.mark.spark
@@ -41,7 +42,7 @@ def test_warn_records_and_keeps_every_row(spark: SparkSession) -> None:
     verdict = evaluate(data, [rule], table="silver.items")
     raise_on_failure(verdict, [rule], table="silver.items")
 
-    assert verdict.kept is data
+    assert verdict.kept.collect() == data.collect()
     assert verdict.quarantine is None
     [result] = verdict.results
     assert (result.rule, result.success, result.unexpected_count) == ("quantity_positive", False, 1)
@@ -181,6 +182,22 @@ def test_unique_fail_shows_duplicates(spark: SparkSession) -> None:
 
     with pytest.raises(RulesBroken, match=r"1 duplicate rows, e\.g\. order_id=1 \(2x\)"):
         raise_on_failure(evaluate(data, rules, table="t"), rules, table="t")
+
+
+@pytest.mark.parametrize("in_process_rows", [0, 1_000], ids=["by Spark", "in process"])
+def test_duplicates_count_alike_in_spark_and_in_process(
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch, in_process_rows: int
+) -> None:
+    """A null is a value like any other in a composite key, whichever way rows are counted."""
+    monkeypatch.setattr(engine, "IN_PROCESS_ROWS", in_process_rows)
+    data = spark.createDataFrame(
+        [(1, "a"), (1, "a"), (1, None), (1, None), (2, None)], "order_id int, kind string"
+    )
+    rules = [unique("order_id", "kind", name="no_duplicates"), unique("order_id", name="one")]
+
+    verdict = evaluate(data, rules, table="t")
+
+    assert {r.rule: r.unexpected_count for r in verdict.results} == {"no_duplicates": 2, "one": 3}
 
 
 def test_gx_evaluates_table_expectations(spark: SparkSession) -> None:
