@@ -30,7 +30,7 @@ from pyspark.sql import DataFrame, Observation
 from pyspark.sql import functions as F
 
 from etl.core.dataset import TABLE_LAYERS, ETLDataSet, TableLayer, TableSpec
-from etl.core.errors import DataQualityError
+from etl.core.errors import ConfigError, DataQualityError
 from etl.core.incremental import (
     MARK_CONSUMED,
     MARK_DEFINITION,
@@ -522,6 +522,12 @@ class Table:
         finally:
             if checked.cached is not None:
                 checked.cached.unpersist()
+        if not verdicts:
+            raise ConfigError(
+                f"{type(self).__name__}.write wrote {name} without handing `verify` on to "
+                "the lake, so its rules were never judged: pass `verify=verify` to "
+                "`super().write` or `context.lake.write`."
+            )
         (verdict,) = verdicts
         set_aside = sum(quarantined)
         carried = self.replacement.carried if self.replacement is not None else 0

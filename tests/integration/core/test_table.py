@@ -306,6 +306,30 @@ class FlakyVisits(ToyVisits):
         return super().write(dataset, verify=verify_then_fail)
 
 
+class UncheckedVisits(ToyVisits):
+    """Overrides `write` and forgets to hand `verify` on."""
+
+    def write(
+        self, dataset: ETLDataSet, *, verify: Callable[[Written], None] | None = None
+    ) -> WriteResult:
+        return super().write(dataset)
+
+
+def test_a_write_that_skips_the_rules_fails_its_table_saying_so(
+    spark: SparkSession, local_settings: Settings
+) -> None:
+    context = new_context(
+        spark, local_settings, Registry([UncheckedVisits]), logical_date=date(2024, 3, 1)
+    )
+
+    [outcome] = run_pipeline(context).outcomes
+
+    assert outcome.status == "failed"
+    assert "UncheckedVisits.write wrote bronze.toy_visits without handing `verify`" in (
+        outcome.message
+    )
+
+
 def quarantined_visits(context: RunContext) -> list[tuple[object, ...]]:
     stored = context.lake.read(quarantine_uri(context.settings, "toy_visits"))
     return sorted(tuple(row) for row in stored.select("visit_id").collect())
