@@ -118,6 +118,7 @@ def build_data_docs(
     else:
         context.add_data_docs_site(site_name=SITE, site_config=site)
     run = RunIdentifier(run_name=run_id, run_time=run_ts)
+    pages: list[ValidationResultIdentifier] = []
     for table, rules, results in runs:
         by_rule = {r.rule: r for r in results}
         outcomes = [
@@ -146,7 +147,10 @@ def build_data_docs(
             batch_identifier=table,
         )
         context.validation_results_store.set(key, suite_result)
-    context.build_data_docs(site_names=[SITE])
+        pages.append(key)
+    # Only this run's pages are rendered (with none given, GX renders every stored run's
+    # pages again); the index lists them all.
+    context.build_data_docs(site_names=[SITE], resource_identifiers=pages or None)
     return folder / "index.html"
 
 
