@@ -9,6 +9,7 @@ at all.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -71,12 +72,16 @@ def from_micros(micros: int) -> datetime:
     return _EPOCH + timedelta(microseconds=micros)
 
 
-def current_state(changes: DataFrame, key: str) -> DataFrame:
+def current_state(changes: DataFrame, key: str, *, snapshot: bool = False) -> DataFrame:
     """One row per key that is alive after the last batch: its latest upsert, without `CHANGE`.
 
     Within one batch a delete outranks an upsert of the same key: deletes are found by a key
-    scan that runs after the changed rows were read, so it saw the source later.
+    scan that runs after the changed rows were read, so it saw the source later. A log that is
+    one checked `snapshot` (see `is_checked_snapshot`) holds one upsert per key already: no
+    window sorts it by key.
     """
+    if snapshot:
+        return changes.where(F.col(CHANGE) == UPSERT).drop(CHANGE)
     latest_first = Window.partitionBy(key).orderBy(
         F.col(BATCH_ID).desc(), (F.col(CHANGE) == DELETE).desc()
     )
@@ -84,6 +89,18 @@ def current_state(changes: DataFrame, key: str) -> DataFrame:
         changes.withColumn("_rank", F.row_number().over(latest_first))
         .where((F.col("_rank") == 1) & (F.col(CHANGE) == UPSERT))
         .drop("_rank", CHANGE)
+    )
+
+
+def is_checked_snapshot(marks: Mapping[str, int]) -> bool:
+    """Whether a log's marks say it is one full snapshot whose primary key was checked: its
+    last batch is its full batch (a snapshot replaces the log), and its live keys were counted,
+    which a write does only when the key's uniqueness rule passed."""
+    batch = marks.get(MARK_BATCH)
+    return (
+        batch is not None
+        and batch == marks.get(MARK_FULL_BATCH)
+        and marks.get(MARK_LIVE_KEYS, -1) >= 0
     )
 
 

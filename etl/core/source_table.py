@@ -43,6 +43,7 @@ from etl.core.changes import (
     as_batch,
     current_state,
     from_micros,
+    is_checked_snapshot,
 )
 from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import ConfigError
@@ -324,7 +325,10 @@ class SourceTable(Table):
             )
         wanted = None if columns is None else [*columns, BATCH_ID, CHANGE]
         changes = self.read_changes(version=version, columns=wanted).curr_data
-        state = current_state(changes, self.spec.key)
+        marks = self.context.lake.marks(
+            self.storage_path, (MARK_BATCH, MARK_FULL_BATCH, MARK_LIVE_KEYS), version=version
+        )
+        state = current_state(changes, self.spec.key, snapshot=is_checked_snapshot(marks))
         if columns is not None:
             state = state.select(*columns)
         return ETLDataSet(spec=self.spec, curr_data=state, storage_path=self.storage_path)

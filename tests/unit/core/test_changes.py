@@ -17,6 +17,7 @@ from etl.core.changes import (
     as_batch,
     current_state,
     from_micros,
+    is_checked_snapshot,
     to_micros,
 )
 
@@ -80,3 +81,26 @@ def test_marks_keep_the_high_water_mark_to_the_microsecond() -> None:
         == 0
     ), "no key alive is a count, not unknown"
     assert mark.notes()[MARK_HIGH_WATER] == "2025-03-02T23:59:59.999999+00:00"
+
+
+def test_a_checked_snapshot_is_its_own_state_without_a_window(spark: SparkSession) -> None:
+    """A log that one full batch replaced, its key checked unique, needs no sort by key."""
+    log = spark.createDataFrame([(1, "a", "upsert", 4), (2, "b", "upsert", 4)], LOG_SCHEMA)
+
+    state = current_state(log, "id", snapshot=True)
+
+    assert sorted(map(tuple, state.collect())) == sorted(
+        map(tuple, current_state(log, "id").collect())
+    )
+    assert "Window" not in state._jdf.queryExecution().executedPlan().toString()
+
+
+def test_only_a_single_checked_snapshot_skips_the_window() -> None:
+    snapshot = {MARK_BATCH: 4, MARK_FULL_BATCH: 4, MARK_LIVE_KEYS: 2}
+
+    assert is_checked_snapshot(snapshot)
+    # Batches appended since the snapshot may repeat keys and delete them.
+    assert not is_checked_snapshot({**snapshot, MARK_BATCH: 5})
+    # A snapshot written without checks may hold a key twice.
+    assert not is_checked_snapshot({**snapshot, MARK_LIVE_KEYS: -1})
+    assert not is_checked_snapshot({})
