@@ -36,6 +36,7 @@ IN_PROCESS_ROWS = 500_000
 few key columns of that many rows takes less than the Spark jobs of a distinct count."""
 FAILED_RULES = "failed_rules"
 """The quarantine's column naming the drop rules a row broke."""
+UNIQUENESS = frozenset({"ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique"})
 
 _HELPER = "_dq_{}"
 
@@ -167,7 +168,7 @@ def judge(checked: Check, written: Written) -> Verdict:
         observed = row.asDict()
     counts = {k: int(v or 0) for k, v in observed.items()}
     counts["_written"] = written.rows
-    counts |= _distinct_counts(checked, written)
+    counts |= _distinct_counts(checked, written, kept=counts["_kept"])
     table, moment = checked.table, checked.now
     results = [
         _row_or_unique_result(table, r, counts) for r in checked.rules if r.kind != "expectation"
@@ -189,11 +190,35 @@ def judge(checked: Check, written: Written) -> Verdict:
     )
 
 
-def _distinct_counts(checked: Check, written: Written) -> dict[str, int]:
-    """Distinct values of each uniqueness rule's columns in the written rows, by rule name."""
-    uniques = [r for r in checked.rules if r.kind == "unique"]
+def _distinct_counts(checked: Check, written: Written, *, kept: int) -> dict[str, int]:
+    """Distinct values of each uniqueness rule's columns in the written rows, by rule name.
+
+    When the written rows are the rows the check kept (none carried from the table), a
+    uniqueness that a drop rule enforced on the same columns (`first_of`) holds without a
+    count: that rule kept one row of each group."""
+    enforced = written.rows == kept
+    implied = {
+        r.name: written.rows
+        for r in checked.rules
+        if r.kind == "unique" and enforced and _enforced_by_a_drop(r, checked.rules)
+    }
+    uniques = [r for r in checked.rules if r.kind == "unique" and r.name not in implied]
     if not uniques:
-        return {}
+        return implied
+    return implied | _counted_distinct(checked, written, uniques)
+
+
+def _enforced_by_a_drop(unique: Rule, rules: Sequence[Rule]) -> bool:
+    return any(
+        rule.kind == "row"
+        and rule.severity == "drop"
+        and rule.expectation in UNIQUENESS
+        and set(rule.groups) == set(unique.groups)
+        for rule in rules
+    )
+
+
+def _counted_distinct(checked: Check, written: Written, uniques: Sequence[Rule]) -> dict[str, int]:
     if written.rows <= IN_PROCESS_ROWS:
         columns = list(dict.fromkeys(c for r in uniques for c in r.columns))
         rows = written.load(columns)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
 
+import pyarrow as pa
 import pytest
 from pyspark.sql import SparkSession
 
@@ -21,6 +23,7 @@ from etl.core import (
     sum_of,
     unique,
 )
+from etl.core.lake import Written
 from etl.core.quality import engine
 from etl.core.quality.engine import FAILED_RULES, RulesBroken, evaluate, raise_on_failure
 
@@ -218,3 +221,42 @@ def test_gx_evaluates_table_expectations(spark: SparkSession) -> None:
 def test_a_table_rule_cannot_drop() -> None:
     with pytest.raises(ValueError, match="cannot drop rows"):
         unique("id", severity="drop")
+
+
+def _written_without_reading(rows: int) -> Written:
+    def load(columns: Sequence[str]) -> pa.Table:
+        raise AssertionError(f"the written rows were read for {list(columns)}")
+
+    return Written(rows=rows, frame=None, load=load)  # type: ignore[arg-type]
+
+
+def test_a_uniqueness_that_a_drop_rule_enforced_is_not_counted_again(spark: SparkSession) -> None:
+    """`first_of` kept one row per (user_id, kind): the rows written are unique there."""
+    events = spark.createDataFrame(
+        [(1, 7, "view"), (2, 7, "view"), (3, 7, "cart")], "event_id int, user_id int, kind string"
+    )
+    rules = [
+        first_of("user_id", "kind", order_by="event_id", name="not_repeated"),
+        unique("user_id", "kind", name="no_duplicates"),
+    ]
+    checked = engine.check(events, rules, table="t", now=NOW)
+    checked.kept.write.format("noop").mode("overwrite").save()
+
+    verdict = engine.judge(checked, _written_without_reading(2))
+
+    (result,) = [r for r in verdict.results if r.rule == "no_duplicates"]
+    assert result.success and result.unexpected_count == 0 and result.element_count == 2
+
+
+def test_rows_carried_from_the_table_are_counted_for_uniqueness(spark: SparkSession) -> None:
+    """Rows the check did not see (kept from the table by a merge) may repeat a group."""
+    events = spark.createDataFrame([(1, 7, "view")], "event_id int, user_id int, kind string")
+    rules = [
+        first_of("user_id", "kind", order_by="event_id", name="not_repeated"),
+        unique("user_id", "kind", name="no_duplicates"),
+    ]
+    checked = engine.check(events, rules, table="t", now=NOW)
+    checked.kept.write.format("noop").mode("overwrite").save()
+
+    with pytest.raises(AssertionError, match="the written rows were read"):
+        engine.judge(checked, _written_without_reading(2))
