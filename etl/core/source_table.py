@@ -324,10 +324,14 @@ class SourceTable(Table):
                 "per key. Read a day's batches with read_changes(partition_values=...)."
             )
         wanted = None if columns is None else [*columns, BATCH_ID, CHANGE]
+        lake, names = self.context.lake, (MARK_BATCH, MARK_FULL_BATCH, MARK_LIVE_KEYS)
+        if version is None:
+            # The rows and the marks of one version: a snapshot committed between two reads of
+            # the latest would pass the rows of a log of several batches for one snapshot.
+            version, marks = lake.state(self.storage_path, names)
+        else:
+            marks = lake.marks(self.storage_path, names, version=version)
         changes = self.read_changes(version=version, columns=wanted).curr_data
-        marks = self.context.lake.marks(
-            self.storage_path, (MARK_BATCH, MARK_FULL_BATCH, MARK_LIVE_KEYS), version=version
-        )
         state = current_state(changes, self.spec.key, snapshot=is_checked_snapshot(marks))
         if columns is not None:
             state = state.select(*columns)
