@@ -28,7 +28,7 @@ from pyspark.sql import functions as F
 
 from etl.core.errors import EXIT_RULE_BROKEN, DataQualityError
 from etl.core.lake import Written
-from etl.core.quality.rules import RowScope, Rule, RuleResult
+from etl.core.quality.rules import UNIQUENESS, RowScope, Rule, RuleResult
 
 MAX_EXAMPLES = 5
 IN_PROCESS_ROWS = 500_000
@@ -36,7 +36,6 @@ IN_PROCESS_ROWS = 500_000
 few key columns of that many rows takes less than the Spark jobs of a distinct count."""
 FAILED_RULES = "failed_rules"
 """The quarantine's column naming the drop rules a row broke."""
-UNIQUENESS = frozenset({"ExpectColumnValuesToBeUnique", "ExpectCompoundColumnsToBeUnique"})
 
 _HELPER = "_dq_{}"
 
@@ -91,9 +90,10 @@ class Check:
     now: datetime
     cached: DataFrame | None
     observation: Observation
-    counted: DataFrame
+    counted: Callable[[], DataFrame]
     """The observation's counts as a job of their own, for when Spark reported none: it drops
-    an observation whose rows it proved empty before running anything."""
+    an observation whose rows it proved empty before running anything. Made only then, as
+    each DataFrame costs py4j calls and an analysis of its plan in the JVM."""
     has_drops: bool
     whole: Callable[[DataFrame], DataFrame] | None
 
@@ -146,7 +146,7 @@ def check(
         now=moment,
         cached=cached,
         observation=observation,
-        counted=flagged.agg(*counts),
+        counted=lambda: flagged.agg(*counts),
         has_drops=bool(drops),
         whole=whole,
     )
@@ -163,7 +163,7 @@ def judge(checked: Check, written: Written) -> Verdict:
     try:
         observed = checked.observation.get
     except Py4JJavaError:
-        row = checked.counted.first()
+        row = checked.counted().first()
         assert row is not None
         observed = row.asDict()
     counts = {k: int(v or 0) for k, v in observed.items()}

@@ -37,6 +37,12 @@ Kind = Literal["row", "unique", "expectation"]
 RowTest = Callable[["RowScope"], "Column"]
 Prepare = Callable[["DataFrame", Mapping[str, "DataFrame"], str], "DataFrame"]
 
+UNIQUE_VALUES = "ExpectColumnValuesToBeUnique"
+UNIQUE_COMBINATIONS = "ExpectCompoundColumnsToBeUnique"
+UNIQUENESS = frozenset({UNIQUE_VALUES, UNIQUE_COMBINATIONS})
+"""The GX expectations that say rows are unique in some columns: `unique`'s, and `first_of`'s,
+which keeps one row of each group."""
+
 EMAIL = r"^[^@\s]+@[^@\s]+\.[A-Za-z]{2,}$"
 """A well-formed address: one @, no spaces, a dot and a top-level domain in the host."""
 
@@ -153,7 +159,7 @@ def unique(*columns: str, severity: Severity = "fail", name: str | None = None) 
     return Rule(
         name=name or f"{'_'.join(cols)}_unique",
         severity=severity,
-        expectation="ExpectColumnValuesToBeUnique" if single else "ExpectCompoundColumnsToBeUnique",
+        expectation=UNIQUE_VALUES if single else UNIQUE_COMBINATIONS,
         kwargs=(("column", cols[0]),) if single else (("column_list", list(cols)),),
         columns=cols,
         description=f"no two rows share ({', '.join(cols)})",
@@ -282,8 +288,13 @@ def references(
     target = key or column
 
     def prepare(data: DataFrame, inputs: Mapping[str, DataFrame], helper: str) -> DataFrame:
-        keys = inputs[table].select(F.col(target).alias(helper)).distinct()
-        return data.join(keys, data[column] == keys[helper], "left")
+        # An EXISTS subquery becomes an existence join: it flags each row without first
+        # deduplicating the other table's keys, which a plain join needs (a shuffle and a job).
+        # The outer column goes by a name the other table cannot have: Spark resolves a name
+        # in the subquery's own columns first.
+        outer_key = f"{helper}_key"
+        found = inputs[table].where(F.col(target) == F.col(outer_key).outer()).exists()
+        return data.withColumn(outer_key, F.col(column)).withColumn(helper, found).drop(outer_key)
 
     return Rule(
         name=name or f"{column}_in_{table}",
@@ -292,7 +303,7 @@ def references(
         kwargs=(("column", f"{column} found in {table}.{target}"),),
         columns=(column,),
         description=f"{column} is found in {table}.{target}",
-        test=lambda scope: F.col(column).isNull() | F.col(scope.helper).isNotNull(),
+        test=lambda scope: F.col(column).isNull() | F.col(scope.helper),
         prepare=prepare,
         needs=(table,),
         traces=(Trace(table, target, column, presence=True),),
@@ -390,7 +401,7 @@ def first_of(
     return Rule(
         name=name or f"{'_'.join(cols)}_not_repeated",
         severity=severity,
-        expectation="ExpectCompoundColumnsToBeUnique",
+        expectation=UNIQUE_COMBINATIONS,
         kwargs=(("column_list", list(cols)),),
         columns=(order_by, *cols),
         description=f"no repeat of ({', '.join(cols)}) after its first {order_by}",

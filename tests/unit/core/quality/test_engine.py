@@ -162,6 +162,22 @@ def test_references_and_totals_look_into_upstream_tables(spark: SparkSession) ->
     assert verdict.kept.columns == orders.columns
 
 
+def test_a_reference_looks_keys_up_without_deduplicating_them(spark: SparkSession) -> None:
+    """An existence join flags each row once however often the key repeats over there, so
+    the other table's keys are not grouped first (a shuffle and a Spark job of their own)."""
+    orders = spark.createDataFrame([(1, 10), (2, 11)], "order_id int, buyer_id int")
+    buyers = spark.createDataFrame([(10,), (10,)], "buyer_id int")
+    rule = references("buyer_id", "buyers")
+    assert rule.prepare is not None
+
+    flagged = rule.prepare(orders, {"buyers": buyers}, "_found")
+
+    plan = flagged._jdf.queryExecution().optimizedPlan().toString()
+    assert "ExistenceJoin" in plan
+    assert "Aggregate" not in plan
+    assert sorted(tuple(r) for r in flagged.collect()) == [(1, 10, True), (2, 11, False)]
+
+
 def test_first_of_drops_later_repeats_only(spark: SparkSession) -> None:
     events = spark.createDataFrame(
         [(1, 7, "view"), (2, 7, "view"), (3, 7, "cart"), (4, 7, "view")],
