@@ -8,6 +8,7 @@ from pathlib import Path
 import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
+from py4j.clientserver import ClientServerConnection
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
@@ -170,6 +171,30 @@ def test_partition_values_prune_the_files_read(spark: SparkSession, lake: Lake, 
     assert [row.order_id for row in df.collect()] == [1]
     assert len(df.inputFiles()) == 1
     assert len(lake.read(uri).inputFiles()) == len(ROWS)
+
+
+def test_a_read_costs_a_few_py4j_calls_whatever_its_files_and_columns(
+    spark: SparkSession, lake: Lake, uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A py4j call costs about half a millisecond of CPU, and a run reads tables hundreds of
+    times: passing each path and column in a call of its own cost thousands of calls."""
+    lake.write(typed_frame(spark), uri, partition_by=["order_id"])
+    lake.read(uri)  # the first read in a process looks up the JVM classes it uses
+    calls = []
+    send = ClientServerConnection.send_command
+
+    def counted(connection: ClientServerConnection, command: str) -> str:
+        calls.append(command)
+        return send(connection, command)
+
+    monkeypatch.setattr(ClientServerConnection, "send_command", counted)
+    df = lake.read(uri)
+    monkeypatch.undo()
+
+    assert len(df.inputFiles()) == len(ROWS)
+    assert df.columns == typed_frame(spark).columns
+    assert spark_rows(df) == expected_rows()
+    assert len(calls) <= 14
 
 
 def test_pushed_filters_prune_the_python_reader(spark: SparkSession, lake: Lake, uri: str) -> None:
