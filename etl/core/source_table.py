@@ -190,7 +190,7 @@ class SourceTable(Table):
         if spec.changed_column is None:
             source = self._read_upstream(upstream)
             log = self.read_changes().curr_data
-            inputs = {"source": source, "known": current_state(log, key)}
+            inputs = {"source": source, "known": self._state()}
             return {**inputs, "deleted": self._reconciled(upstream, log)}
         window = ChangeWindow(
             column=spec.changed_column,
@@ -323,6 +323,14 @@ class SourceTable(Table):
                 f"{self.spec.qualified_name} is a change log: read() gives its current state "
                 "per key. Read a day's batches with read_changes(partition_values=...)."
             )
+        state = self._state(version=version, columns=columns)
+        return ETLDataSet(spec=self.spec, curr_data=state, storage_path=self.storage_path)
+
+    def _state(
+        self, *, version: int | None = None, columns: Sequence[str] | None = None
+    ) -> DataFrame:
+        """Each live key's latest row as of `version` (default: the latest). A log that is one
+        checked snapshot already holds one row per key, so no window is computed over it."""
         wanted = None if columns is None else [*columns, BATCH_ID, CHANGE]
         lake, names = self.context.lake, (MARK_BATCH, MARK_FULL_BATCH, MARK_LIVE_KEYS)
         if version is None:
@@ -333,9 +341,7 @@ class SourceTable(Table):
             marks = lake.marks(self.storage_path, names, version=version)
         changes = self.read_changes(version=version, columns=wanted).curr_data
         state = current_state(changes, self.spec.key, snapshot=is_checked_snapshot(marks))
-        if columns is not None:
-            state = state.select(*columns)
-        return ETLDataSet(spec=self.spec, curr_data=state, storage_path=self.storage_path)
+        return state if columns is None else state.select(*columns)
 
     def changes_since(self, version: int) -> Changes | None:
         """Keys logged in batches after the one `version` holds, before and after: their
