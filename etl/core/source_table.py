@@ -300,6 +300,8 @@ class SourceTable(Table):
             marks=marks,
             verify=verify,
             commit_empty=plan.full,
+            # One ingestion date per batch, read in key ranges: each range is a file.
+            gather=False,
             notes={
                 **plan.mark.notes(),
                 NOTE_BATCH: "full" if plan.full else "changes",

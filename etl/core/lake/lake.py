@@ -142,6 +142,7 @@ class Lake:
         rows: int | None = None,
         verify: Callable[[Written], None] | None = None,
         commit_empty: bool = True,
+        gather: bool = True,
     ) -> WriteResult:
         """Write `df` as the table's next version in one commit; on failure the table keeps its
         previous version and no written file remains.
@@ -152,6 +153,9 @@ class Lake:
         Files aim at `TARGET_FILE_BYTES`: a partition's rows go to one file, more only past
         that size, and an unpartitioned table of `rows` (given, or for an overwrite, as many
         as it holds now) is written as that many rows' worth of files, not one per task.
+        Without `gather`, each task writes the rows it holds: for rows that already come in
+        tasks of a fair size and all hold one partition value (a source batch read in key
+        ranges), gathering would shuffle every row into one task.
 
         `marks` are recorded in the same commit (see `marks`), so progress such as a high-water
         mark can never run ahead of, or lag behind, the rows it describes; a function gives
@@ -178,7 +182,8 @@ class Lake:
             file_rows=layout.file_rows,
         )
         expected = rows if rows is not None or mode != "overwrite" else layout.stored_rows
-        df = _gathered(df, plan, expected)
+        if gather:
+            df = _gathered(df, plan, expected)
         native = self._native_writable(plan)
         files: list[DataFile] = []
         try:

@@ -259,6 +259,19 @@ def test_a_small_table_is_one_file_whatever_its_tasks(
     assert len(live_files(uri)) == 2
 
 
+def test_rows_not_gathered_stay_in_the_tasks_they_come_in(
+    spark: SparkSession, lake: Lake, uri: str
+) -> None:
+    """A source batch comes in key ranges that all hold one ingestion date: gathering them
+    by partition would move every row into one task."""
+    day = F.lit(dt.date(2024, 1, 2)).alias("day")
+    rows = spark.range(3_000, numPartitions=3).select(F.col("id").alias("order_id"), day)
+
+    assert lake.write(rows, uri, partition_by=["day"], gather=False).files == 3
+    assert lake.write(rows, uri, partition_by=["day"]).files == 1
+    assert lake.read(uri).count() == 3_000
+
+
 def test_files_stay_near_the_target_size(
     spark: SparkSession, lake: Lake, local_settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -203,12 +203,12 @@ def test_unique_fail_shows_duplicates(spark: SparkSession) -> None:
         raise_on_failure(evaluate(data, rules, table="t"), rules, table="t")
 
 
-@pytest.mark.parametrize("in_process_rows", [0, 1_000], ids=["by Spark", "in process"])
+@pytest.mark.parametrize("in_process_values", [0, 1_000], ids=["by Spark", "in process"])
 def test_duplicates_count_alike_in_spark_and_in_process(
-    spark: SparkSession, monkeypatch: pytest.MonkeyPatch, in_process_rows: int
+    spark: SparkSession, monkeypatch: pytest.MonkeyPatch, in_process_values: int
 ) -> None:
     """A null is a value like any other in a composite key, whichever way rows are counted."""
-    monkeypatch.setattr(engine, "IN_PROCESS_ROWS", in_process_rows)
+    monkeypatch.setattr(engine, "IN_PROCESS_VALUES", in_process_values)
     data = spark.createDataFrame(
         [(1, "a"), (1, "a"), (1, None), (1, None), (2, None)], "order_id int, kind string"
     )
