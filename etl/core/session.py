@@ -41,6 +41,10 @@ def spark_conf(settings: Settings, *, app_name: str = DEFAULT_APP_NAME) -> dict[
         # keeps its shuffle's 8 partitions, so writing a small fact read 8 cached blocks and
         # shuffled them again.
         "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",
+        # Those rows live for one table's build: compressing their columns (which gathers
+        # statistics per value, boxed) took most of the time of keeping them, 4.4 s of a
+        # scale-10 run's Spark tasks, to save memory the build gives back at its end.
+        "spark.sql.inMemoryColumnarStorage.compressed": "false",
         # The lake hands Spark the exact files of a snapshot (`Lake.read`); past 32 paths
         # Spark would list them in a Spark job, 0.5-0.9 s per read of a 90-partition table
         # against 0.07 s for the driver's own listing.
