@@ -300,8 +300,8 @@ class SourceTable(Table):
             marks=marks,
             verify=verify,
             commit_empty=plan.full,
-            # One ingestion date per batch, read in key ranges: each range is a file.
-            gather=False,
+            # A batch holds one ingestion date, read in key ranges: each range is a file.
+            gather=tuple(self.spec.partition_by) != (INGESTION_DATE,),
             notes={
                 **plan.mark.notes(),
                 NOTE_BATCH: "full" if plan.full else "changes",

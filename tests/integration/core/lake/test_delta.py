@@ -184,7 +184,8 @@ def test_a_read_costs_a_few_py4j_calls_whatever_its_files_and_columns(
     send = ClientServerConnection.send_command
 
     def counted(connection: ClientServerConnection, command: str) -> str:
-        calls.append(command)
+        if not command.startswith("m"):  # releases of Python's garbage, whenever it is freed
+            calls.append(command)
         return send(connection, command)
 
     monkeypatch.setattr(ClientServerConnection, "send_command", counted)
