@@ -189,9 +189,9 @@ class SourceTable(Table):
         key = spec.key
         if spec.changed_column is None:
             source = self._read_upstream(upstream)
-            log = self.read_changes().curr_data
-            inputs = {"source": source, "known": self._state()}
-            return {**inputs, "deleted": self._reconciled(upstream, log)}
+            log, marks = self._log()
+            known = current_state(log, key, snapshot=is_checked_snapshot(marks))
+            return {"source": source, "known": known, "deleted": self._reconciled(upstream, log)}
         window = ChangeWindow(
             column=spec.changed_column,
             after=batch.previous.high_water_mark - spec.lookback,
@@ -334,16 +334,22 @@ class SourceTable(Table):
         """Each live key's latest row as of `version` (default: the latest). A log that is one
         checked snapshot already holds one row per key, so no window is computed over it."""
         wanted = None if columns is None else [*columns, BATCH_ID, CHANGE]
+        changes, marks = self._log(version=version, columns=wanted)
+        state = current_state(changes, self.spec.key, snapshot=is_checked_snapshot(marks))
+        return state if columns is None else state.select(*columns)
+
+    def _log(
+        self, *, version: int | None = None, columns: Sequence[str] | None = None
+    ) -> tuple[DataFrame, dict[str, int]]:
+        """The log's rows and the marks that say what it holds, both of one version (default:
+        the latest): a snapshot committed between two reads of the latest would pass the rows
+        of a log of several batches for one snapshot."""
         lake, names = self.context.lake, (MARK_BATCH, MARK_FULL_BATCH, MARK_LIVE_KEYS)
         if version is None:
-            # The rows and the marks of one version: a snapshot committed between two reads of
-            # the latest would pass the rows of a log of several batches for one snapshot.
             version, marks = lake.state(self.storage_path, names)
         else:
             marks = lake.marks(self.storage_path, names, version=version)
-        changes = self.read_changes(version=version, columns=wanted).curr_data
-        state = current_state(changes, self.spec.key, snapshot=is_checked_snapshot(marks))
-        return state if columns is None else state.select(*columns)
+        return self.read_changes(version=version, columns=columns).curr_data, marks
 
     def changes_since(self, version: int) -> Changes | None:
         """Keys logged in batches after the one `version` holds, before and after: their
