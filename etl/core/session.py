@@ -8,8 +8,12 @@ import sys
 from pathlib import Path
 from urllib.parse import urlparse
 
+from pyspark.core.context import SparkContext
+from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
 
+from etl.core.class_archive import FOLDER as CLASS_ARCHIVE_FOLDER
+from etl.core.class_archive import ClassArchive
 from etl.core.errors import ServiceUnavailableError
 from etl.core.settings import Settings
 
@@ -18,10 +22,17 @@ LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 C1_ONLY = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
 """C1 alone gets the 48 MB code cache of a JVM without tiers, which a scale-10 incremental run
 filled ("Out of space in CodeCache for adapters"); 256 MB is the tiered JVM's own default."""
+JVM_SETTINGS = ("spark.driver.extraJavaOptions", "spark.driver.memory", "spark.jars")
+"""What a driver JVM's class archive depends on besides Java and Spark themselves."""
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
 
-def spark_conf(settings: Settings, *, app_name: str = DEFAULT_APP_NAME) -> dict[str, str]:
+def spark_conf(
+    settings: Settings,
+    *,
+    app_name: str = DEFAULT_APP_NAME,
+    class_archive: ClassArchive | None = None,
+) -> dict[str, str]:
     """The session's configuration, apart so that tests and `stack status` can show it."""
     conf = {
         "spark.app.name": app_name,
@@ -88,6 +99,8 @@ def spark_conf(settings: Settings, *, app_name: str = DEFAULT_APP_NAME) -> dict[
         # the machine's host name resolves to.
         conf["spark.driver.host"] = "127.0.0.1"
         conf["spark.driver.bindAddress"] = "127.0.0.1"
+    if class_archive is not None:
+        conf["spark.driver.extraJavaOptions"] += f" {class_archive.java_options()}"
     return conf
 
 
@@ -101,12 +114,42 @@ def build_session(settings: Settings, *, app_name: str = DEFAULT_APP_NAME) -> Sp
     # spark.pyspark.python does not reliably override in local mode.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     _check_master_answers(settings.spark_master)
+    if SparkContext._gateway is not None or not settings.spark_class_archive:
+        # A JVM this process started already: its classes are loaded, its options set.
+        return _session(spark_conf(settings, app_name=app_name))
+    archive = _class_archive(settings)
+    writes_archive = not archive.ready
+    try:
+        spark = _session(spark_conf(settings, app_name=app_name, class_archive=archive))
+    except PySparkRuntimeError:
+        if writes_archive:
+            raise
+        # A JVM exits as it starts on a damaged archive: start as Spark does, and write anew.
+        archive.discard()
+        writes_archive = True
+        spark = _session(spark_conf(settings, app_name=app_name, class_archive=archive))
+    jvm = getattr(SparkContext._gateway, "proc", None)
+    if writes_archive and jvm is not None:
+        archive.keep_at_exit(jvm)
+    return spark
+
+
+def _session(conf: dict[str, str]) -> SparkSession:
     builder = SparkSession.builder
-    for key, value in spark_conf(settings, app_name=app_name).items():
+    for key, value in conf.items():
         builder = builder.config(key, value)
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
+
+
+def _class_archive(settings: Settings) -> ClassArchive:
+    """The archive for this driver's JVM: the same Java and jars, options and memory."""
+    conf = spark_conf(settings)
+    jvm_settings = " ".join(conf.get(key, "") for key in JVM_SETTINGS)
+    return ClassArchive.in_folder(
+        settings.state_dir / CLASS_ARCHIVE_FOLDER, jvm_settings=jvm_settings
+    )
 
 
 def _master_address(master: str) -> tuple[str | None, int | None]:

@@ -68,6 +68,13 @@ class Settings(BaseSettings):
             "data."
         ),
     )
+    spark_class_archive: bool = Field(
+        default=True,
+        description=(
+            "Start the driver's JVM from a class archive the first run writes under `state_dir` "
+            "(Java's class data sharing): sessions start in about half the time."
+        ),
+    )
 
     threads: int | None = Field(
         default=None,
