@@ -4,8 +4,9 @@
     python -m benchmarks.handwritten --dsn postgresql://... --output /tmp/job
 
 One Spark session configured as the framework's (same memory, shuffle partitions, adaptive
-execution, JDBC driver, JIT), started as Spark starts, without the framework's class archive
-(`etl.core.class_archive`), one table after another: each of the 13 upstream tables read over
+execution, JDBC driver, JIT) in Spark's own JVM, without what the framework adds to it
+(`etl.core.jvm`: the class archive, the local file system without a `chmod` per file), one
+table after another: each of the 13 upstream tables read over
 JDBC in ranges of its key and written as Parquet, then each silver and gold table's
 `transform` called on its inputs read back from that Parquet and written as Parquet,
 partitioned as its spec says. No checks, no Delta, no change log, no run log, no
@@ -47,7 +48,9 @@ def main() -> None:
     parser.add_argument("--output", required=True, type=Path, help="folder for the Parquet")
     parser.add_argument("--count-rows", action="store_true", help="print the rows written")
     args = parser.parse_args()
-    settings = Settings(_env_file=None, spark_class_archive=False)  # type: ignore[call-arg]
+    settings = Settings(  # type: ignore[call-arg]
+        _env_file=None, spark_class_archive=False, spark_local_files_in_process=False
+    )
     spark = build_session(settings, app_name="handwritten-job")
     started = time.perf_counter()
     paths = run_job(spark, Upstream(dsn=args.dsn, schema=SCHEMA), args.output)

@@ -12,9 +12,11 @@ from pyspark.core.context import SparkContext
 from pyspark.errors import PySparkRuntimeError
 from pyspark.sql import SparkSession
 
-from etl.core.class_archive import FOLDER as CLASS_ARCHIVE_FOLDER
-from etl.core.class_archive import ClassArchive
 from etl.core.errors import ServiceUnavailableError
+from etl.core.jvm import FOLDER as JVM_FOLDER
+from etl.core.jvm.class_archive import ClassArchive
+from etl.core.jvm.local_files import CLASS_NAME as LOCAL_FILE_SYSTEM
+from etl.core.jvm.local_files import local_file_system_jar
 from etl.core.settings import Settings
 
 DEFAULT_APP_NAME = "rainforest"
@@ -22,7 +24,12 @@ LOG4J_CONFIG = Path(__file__).with_name("log4j2.properties")
 C1_ONLY = "-XX:TieredStopAtLevel=1 -XX:ReservedCodeCacheSize=256m"
 """C1 alone gets the 48 MB code cache of a JVM without tiers, which a scale-10 incremental run
 filled ("Out of space in CodeCache for adapters"); 256 MB is the tiered JVM's own default."""
-JVM_SETTINGS = ("spark.driver.extraJavaOptions", "spark.driver.memory", "spark.jars")
+JVM_SETTINGS = (
+    "spark.driver.extraJavaOptions",
+    "spark.driver.extraClassPath",
+    "spark.driver.memory",
+    "spark.jars",
+)
 """What a driver JVM's class archive depends on besides Java and Spark themselves."""
 _LOOPBACK_HOSTS = frozenset({"127.0.0.1", "localhost"})
 
@@ -32,8 +39,12 @@ def spark_conf(
     *,
     app_name: str = DEFAULT_APP_NAME,
     class_archive: ClassArchive | None = None,
+    local_files_jar: Path | None = None,
 ) -> dict[str, str]:
-    """The session's configuration, apart so that tests and `stack status` can show it."""
+    """The session's configuration, apart so that tests and `stack status` can show it.
+
+    `local_files_jar` holds the local file system of `etl.core.jvm.local_files`, used with a
+    local master only: executors elsewhere would not have it."""
     conf = {
         "spark.app.name": app_name,
         "spark.master": settings.spark_master,
@@ -99,6 +110,9 @@ def spark_conf(
         # the machine's host name resolves to.
         conf["spark.driver.host"] = "127.0.0.1"
         conf["spark.driver.bindAddress"] = "127.0.0.1"
+    if local and local_files_jar is not None:
+        conf["spark.driver.extraClassPath"] = str(local_files_jar)
+        conf["spark.hadoop.fs.file.impl"] = LOCAL_FILE_SYSTEM
     if class_archive is not None:
         conf["spark.driver.extraJavaOptions"] += f" {class_archive.java_options()}"
     return conf
@@ -114,20 +128,35 @@ def build_session(settings: Settings, *, app_name: str = DEFAULT_APP_NAME) -> Sp
     # spark.pyspark.python does not reliably override in local mode.
     os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     _check_master_answers(settings.spark_master)
-    if SparkContext._gateway is not None or not settings.spark_class_archive:
+    if SparkContext._gateway is not None:
         # A JVM this process started already: its classes are loaded, its options set.
         return _session(spark_conf(settings, app_name=app_name))
-    archive = _class_archive(settings)
+    jvm_folder = settings.state_dir / JVM_FOLDER
+    local_files_jar = (
+        local_file_system_jar(jvm_folder)
+        if settings.spark_local_files_in_process and settings.spark_master.startswith("local")
+        else None
+    )
+
+    def conf(archive: ClassArchive | None) -> dict[str, str]:
+        return spark_conf(
+            settings, app_name=app_name, class_archive=archive, local_files_jar=local_files_jar
+        )
+
+    if not settings.spark_class_archive:
+        return _session(conf(None))
+    jvm_settings = " ".join(conf(None).get(key, "") for key in JVM_SETTINGS)
+    archive = ClassArchive.in_folder(jvm_folder, jvm_settings=jvm_settings)
     writes_archive = not archive.ready
     try:
-        spark = _session(spark_conf(settings, app_name=app_name, class_archive=archive))
+        spark = _session(conf(archive))
     except PySparkRuntimeError:
         if writes_archive:
             raise
         # A JVM exits as it starts on a damaged archive: start as Spark does, and write anew.
         archive.discard()
         writes_archive = True
-        spark = _session(spark_conf(settings, app_name=app_name, class_archive=archive))
+        spark = _session(conf(archive))
     jvm = getattr(SparkContext._gateway, "proc", None)
     if writes_archive and jvm is not None:
         archive.keep_at_exit(jvm)
@@ -141,15 +170,6 @@ def _session(conf: dict[str, str]) -> SparkSession:
     spark = builder.getOrCreate()
     spark.sparkContext.setLogLevel("ERROR")
     return spark
-
-
-def _class_archive(settings: Settings) -> ClassArchive:
-    """The archive for this driver's JVM: the same Java and jars, options and memory."""
-    conf = spark_conf(settings)
-    jvm_settings = " ".join(conf.get(key, "") for key in JVM_SETTINGS)
-    return ClassArchive.in_folder(
-        settings.state_dir / CLASS_ARCHIVE_FOLDER, jvm_settings=jvm_settings
-    )
 
 
 def _master_address(master: str) -> tuple[str | None, int | None]:

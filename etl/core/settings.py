@@ -75,6 +75,13 @@ class Settings(BaseSettings):
             "(Java's class data sharing): sessions start in about half the time."
         ),
     )
+    spark_local_files_in_process: bool = Field(
+        default=True,
+        description=(
+            "With a local master, Spark's local files get their permissions from Java instead "
+            "of a `chmod` process each (compiled on first use; needs a JDK's `javac`)."
+        ),
+    )
 
     threads: int | None = Field(
         default=None,

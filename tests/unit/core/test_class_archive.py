@@ -11,7 +11,7 @@ import sys
 import time
 from pathlib import Path
 
-from etl.core.class_archive import ClassArchive
+from etl.core.jvm.class_archive import ClassArchive
 
 WRITES_DRAFT_AT_EXIT = """
 import sys

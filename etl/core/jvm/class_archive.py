@@ -6,10 +6,10 @@ dynamic AppCDS, Java 13+): on this project's machines a session then starts in 2
 2.9 s of JVM CPU instead of 5.6-6.6 s and 5.7 s, and its first job takes 1.0-1.3 s instead of
 1.9-2.7 s.
 
-The archive belongs to one Java and one set of Spark jars, so its name is a fingerprint of
-them: an upgrade of either starts a new archive instead of mapping a stale one. The first
-session of a fingerprint starts as Spark does and writes the archive when its JVM exits, to a
-draft that becomes the archive only once that JVM has exited cleanly. Java crashes on an
+The archive's name carries a fingerprint of the Java, the Spark jars and the JVM's settings it
+was written with (`etl.core.jvm`). The first session of a fingerprint starts as Spark does
+and writes the archive when its JVM exits, to a draft that becomes the archive only once that
+JVM has exited cleanly. Java crashes on an
 archive cut short, so only a complete one ever bears the archive's name; one damaged later
 makes the JVM exit as it starts, and `build_session` then discards it and starts without.
 """
@@ -18,16 +18,14 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import hashlib
 import os
-import shutil
 import subprocess
 import time
 from dataclasses import dataclass
 from pathlib import Path
 
-FOLDER = "jvm"
-"""Under the settings' `state_dir`."""
+from etl.core.jvm import fingerprint
+
 QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 """Writing an archive warns, on the driver's stdout, of each class it cannot take (signed jars,
 old class versions): hundreds of lines that say nothing to a user of the pipeline."""
@@ -46,7 +44,7 @@ class ClassArchive:
     @classmethod
     def in_folder(cls, folder: Path, *, jvm_settings: str) -> ClassArchive:
         """The archive of JVMs started with `jvm_settings` (options, memory, extra jars)."""
-        return cls(folder / f"spark-{_fingerprint(jvm_settings)}.jsa")
+        return cls(folder / f"spark-{fingerprint(jvm_settings)}.jsa")
 
     @property
     def ready(self) -> bool:
@@ -92,30 +90,3 @@ class ClassArchive:
             with contextlib.suppress(OSError):
                 if time.time() - draft.stat().st_mtime > STALE_DRAFT_S:
                     draft.unlink()
-
-
-def _fingerprint(jvm_settings: str) -> str:
-    """What an archive is valid for: the Java binary, every Spark jar and the JVM's settings."""
-    digest = hashlib.sha256(jvm_settings.encode())
-    java = shutil.which("java", path=_java_search_path())
-    spark_jars = _spark_home() / "jars"
-    files = [Path(java).resolve()] if java else []
-    files += sorted(spark_jars.glob("*.jar"))
-    for file in files:
-        stat = file.stat()
-        digest.update(f"{file}:{stat.st_size}:{stat.st_mtime_ns}\n".encode())
-    return digest.hexdigest()[:16]
-
-
-def _java_search_path() -> str | None:
-    """Where Spark's launcher looks for `java`: `$JAVA_HOME/bin` first, else the PATH."""
-    java_home = os.environ.get("JAVA_HOME")
-    return str(Path(java_home) / "bin") if java_home else None
-
-
-def _spark_home() -> Path:
-    if spark_home := os.environ.get("SPARK_HOME"):
-        return Path(spark_home)
-    import pyspark
-
-    return Path(pyspark.__file__).parent
