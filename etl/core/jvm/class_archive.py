@@ -2,9 +2,10 @@
 
 A Spark driver loads, parses and verifies some ten thousand classes before its first job. Java
 can instead map them from an archive an earlier JVM wrote as it exited (`-XX:SharedArchiveFile`,
-dynamic AppCDS, Java 13+): on this project's machines a session then starts in 2.8-3.7 s and
-2.9 s of JVM CPU instead of 5.6-6.6 s and 5.7 s, and its first job takes 1.0-1.3 s instead of
-1.9-2.7 s.
+dynamic AppCDS, Java 13+): on this project's machines a session then starts in 1.6 s with
+2.4 s of JVM CPU instead of 2.8-3.0 s with 4.4-4.7 s, and its first job takes 0.6 s instead
+of 1.2-1.3 s. Writing the archive costs the first run: its JVM runs slower and takes 5-10 s
+to write it at its exit.
 
 The archive's name carries a fingerprint of the Java, the Spark jars and the JVM's settings it
 was written with (`etl.core.jvm`). The first session of a fingerprint starts as Spark does
@@ -30,7 +31,7 @@ QUIET = "-Xlog:cds=off -Xlog:cds+dynamic=off"
 """Writing an archive warns, on the driver's stdout, of each class it cannot take (signed jars,
 old class versions): hundreds of lines that say nothing to a user of the pipeline."""
 EXIT_WAIT_S = 120.0
-"""How long a process waits at its exit for its JVM to write the archive (1-3 s measured)."""
+"""How long a process waits at its exit for its JVM to write the archive (5-12 s measured)."""
 STALE_DRAFT_S = 3600.0
 """Drafts of JVMs killed while writing them are removed after this long."""
 
