@@ -10,9 +10,9 @@ to write it at its exit.
 The archive's name carries a fingerprint of the Java, the Spark jars and the JVM's settings it
 was written with (`etl.core.jvm`). The first session of a fingerprint starts as Spark does
 and writes the archive when its JVM exits, to a draft that becomes the archive only once that
-JVM has exited cleanly. Java crashes on an
-archive cut short, so only a complete one ever bears the archive's name; one damaged later
-makes the JVM exit as it starts, and `build_session` then discards it and starts without.
+JVM has exited cleanly. Java crashes on an archive cut short, so only a complete one ever
+bears the archive's name; one damaged later makes the JVM exit as it starts, and
+`build_session` then discards it and starts without.
 """
 
 from __future__ import annotations

@@ -41,16 +41,33 @@ public class LocalFileSystem extends org.apache.hadoop.fs.LocalFileSystem {
 
   /** The permission bits; the sticky bit has no NIO equivalent and Spark does not set it. */
   static Set<PosixFilePermission> posix(FsPermission permission) {
-    Set<PosixFilePermission> set = EnumSet.noneOf(PosixFilePermission.class);
-    add(set, permission.getUserAction(), PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE, PosixFilePermission.OWNER_EXECUTE);
-    add(set, permission.getGroupAction(), PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_WRITE, PosixFilePermission.GROUP_EXECUTE);
-    add(set, permission.getOtherAction(), PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_WRITE, PosixFilePermission.OTHERS_EXECUTE);
-    return set;
+    Set<PosixFilePermission> bits = EnumSet.noneOf(PosixFilePermission.class);
+    add(bits, permission.getUserAction(),
+        PosixFilePermission.OWNER_READ, PosixFilePermission.OWNER_WRITE,
+        PosixFilePermission.OWNER_EXECUTE);
+    add(bits, permission.getGroupAction(),
+        PosixFilePermission.GROUP_READ, PosixFilePermission.GROUP_WRITE,
+        PosixFilePermission.GROUP_EXECUTE);
+    add(bits, permission.getOtherAction(),
+        PosixFilePermission.OTHERS_READ, PosixFilePermission.OTHERS_WRITE,
+        PosixFilePermission.OTHERS_EXECUTE);
+    return bits;
   }
 
-  private static void add(Set<PosixFilePermission> set, FsAction action, PosixFilePermission read, PosixFilePermission write, PosixFilePermission execute) {
-    if (action.implies(FsAction.READ)) set.add(read);
-    if (action.implies(FsAction.WRITE)) set.add(write);
-    if (action.implies(FsAction.EXECUTE)) set.add(execute);
+  private static void add(
+      Set<PosixFilePermission> bits,
+      FsAction action,
+      PosixFilePermission read,
+      PosixFilePermission write,
+      PosixFilePermission execute) {
+    if (action.implies(FsAction.READ)) {
+      bits.add(read);
+    }
+    if (action.implies(FsAction.WRITE)) {
+      bits.add(write);
+    }
+    if (action.implies(FsAction.EXECUTE)) {
+      bits.add(execute);
+    }
   }
 }
