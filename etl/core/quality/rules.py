@@ -395,7 +395,11 @@ def first_of(
     cols = _columns(columns)
 
     def prepare(data: DataFrame, _: Mapping[str, DataFrame], helper: str) -> DataFrame:
-        earliest = Window.partitionBy(*cols).orderBy(F.col(order_by))
+        # The window's sort compares a 64-bit prefix of its first key before whole rows. With
+        # the columns' hash first, rows differ there unless they repeat (or collide, which the
+        # columns after it settle); with a column first, rows sharing it (a user's many
+        # events) fell through to comparing the rest: 1.1 s of 5.2 on a million events.
+        earliest = Window.partitionBy(F.xxhash64(*cols), *cols).orderBy(F.col(order_by))
         return data.withColumn(helper, F.row_number().over(earliest))
 
     return Rule(

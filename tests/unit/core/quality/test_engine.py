@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -9,6 +10,7 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 from pyspark.sql import SparkSession
+from pyspark.sql import functions as F
 
 from etl.core import (
     EMAIL,
@@ -25,7 +27,7 @@ from etl.core import (
 )
 from etl.core.lake import Written
 from etl.core.quality import engine
-from etl.core.quality.engine import FAILED_RULES, RulesBroken, evaluate, raise_on_failure
+from etl.core.quality.engine import FAILED_RULES, RulesBroken, check, evaluate, raise_on_failure
 
 pytestmark = pytest.mark.spark
 
@@ -193,6 +195,34 @@ def test_first_of_drops_later_repeats_only(spark: SparkSession) -> None:
 
     assert verdict.quarantine is not None
     assert sorted(r["event_id"] for r in verdict.quarantine.collect()) == [2, 4]
+
+
+def test_first_of_tells_apart_groups_whose_hashes_collide(spark: SparkSession) -> None:
+    """The window leads with a hash of the columns; ("x", null) and (null, "x") hash alike
+    (nulls add nothing to it) but are different groups, each with a first row."""
+    events = spark.createDataFrame(
+        [(1, "x", None), (2, None, "x"), (3, "x", None), (4, None, "x"), (5, None, None)],
+        "event_id int, page string, referrer string",
+    )
+    rule = first_of("page", "referrer", order_by="event_id", name="not_repeated")
+    hashes = events.select(F.xxhash64("page", "referrer").alias("hash")).distinct().count()
+
+    verdict = evaluate(events, [rule], table="t")
+
+    assert hashes == 2
+    assert verdict.quarantine is not None
+    assert sorted(r["event_id"] for r in verdict.quarantine.collect()) == [3, 4]
+
+
+def test_first_of_sorts_on_the_hash_of_its_columns_first(spark: SparkSession) -> None:
+    events = spark.createDataFrame([(1, 7, "view")], "event_id int, user_id int, kind string")
+    rule = first_of("user_id", "kind", order_by="event_id", name="not_repeated")
+
+    plan = check(events, [rule], table="t").kept._jdf.queryExecution().executedPlan().toString()
+
+    sort = next(line for line in plan.splitlines() if "Sort [" in line)
+    first_key = sort.split("Sort [", 1)[1].split(" ASC", 1)[0]
+    assert re.search(rf"xxhash64\(user_id#\d+, kind#\d+, \d+\) AS {re.escape(first_key)}", plan)
 
 
 def test_unique_fail_shows_duplicates(spark: SparkSession) -> None:
