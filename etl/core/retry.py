@@ -51,6 +51,7 @@ _TRANSIENT_SIGNS = (
     "requesttimeout",
     "version already exists",
     "transaction conflict",
+    "checkpoint_rdd_block_id_not_found",  # an executor holding a check's rows was lost
 )
 
 

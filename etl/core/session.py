@@ -59,9 +59,9 @@ def spark_conf(
         # Shuffled data is cut into partitions of the advisory size (64 MB), not into as many
         # as there are cores: a dimension of 20 rows is one task and one file, not one per core.
         "spark.sql.adaptive.coalescePartitions.parallelismFirst": "false",
-        # The same for rows a check persists (tables with drop rules): without it a cached plan
-        # keeps its shuffle's 8 partitions, so writing a small fact read 8 cached blocks and
-        # shuffled them again.
+        # The same for rows a replacing build persists: without it a cached plan keeps its
+        # shuffle's 8 partitions, so writing a small fact read 8 cached blocks and shuffled
+        # them again.
         "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",
         # Those rows live for one table's build: compressing their columns (which gathers
         # statistics per value, boxed) took most of the time of keeping them, 4.4 s of a

@@ -47,7 +47,7 @@ from etl.core.incremental import (
 )
 from etl.core.lake import Written, distinct_partitions, in_partitions
 from etl.core.lake.versions import NOTE_BUILD, NOTE_RUN_ID, NOTE_WHY
-from etl.core.quality.engine import Verdict, check, evaluate, judge, raise_on_failure
+from etl.core.quality.engine import Verdict, check, evaluate, judge, raise_on_failure, release
 from etl.core.quality.results import (
     QualityLog,
     forget_unfinished_quarantine,
@@ -520,8 +520,7 @@ class Table:
         try:
             written = self.write(replace(dataset, curr_data=checked.kept), verify=verify)
         finally:
-            if checked.cached is not None:
-                checked.cached.unpersist()
+            release(checked)
         if not verdicts:
             raise ConfigError(
                 f"{type(self).__name__}.write wrote {name} without handing `verify` on to "

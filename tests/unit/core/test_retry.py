@@ -35,6 +35,7 @@ def wrapped(outer: Exception, inner: Exception) -> Exception:
         RuntimeError("An I/O error occurred while sending to the backend."),
         wrapped(LakeWriteError("Committing failed"), RuntimeError("version already exists")),
         ConnectionResetError("connection reset by peer"),
+        RuntimeError("[CHECKPOINT_RDD_BLOCK_ID_NOT_FOUND] Checkpoint block rdd_5_1 not found!"),
     ],
 )
 def test_transient_failures_are_retried(error: Exception) -> None:

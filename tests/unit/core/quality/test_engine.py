@@ -9,6 +9,7 @@ from decimal import Decimal
 
 import pyarrow as pa
 import pytest
+from py4j.protocol import Py4JJavaError
 from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 
@@ -27,7 +28,15 @@ from etl.core import (
 )
 from etl.core.lake import Written
 from etl.core.quality import engine
-from etl.core.quality.engine import FAILED_RULES, RulesBroken, check, evaluate, raise_on_failure
+from etl.core.quality.engine import (
+    FAILED_RULES,
+    RulesBroken,
+    check,
+    evaluate,
+    raise_on_failure,
+    release,
+)
+from etl.core.retry import transient_cause
 
 pytestmark = pytest.mark.spark
 
@@ -218,11 +227,35 @@ def test_first_of_sorts_on_the_hash_of_its_columns_first(spark: SparkSession) ->
     events = spark.createDataFrame([(1, 7, "view")], "event_id int, user_id int, kind string")
     rule = first_of("user_id", "kind", order_by="event_id", name="not_repeated")
 
-    plan = check(events, [rule], table="t").kept._jdf.queryExecution().executedPlan().toString()
+    assert rule.prepare is not None
+    numbered = rule.prepare(events, {}, "_dq_not_repeated")
+    plan = numbered._jdf.queryExecution().executedPlan().toString()
 
     sort = next(line for line in plan.splitlines() if "Sort [" in line)
     first_key = sort.split("Sort [", 1)[1].split(" ASC", 1)[0]
     assert re.search(rf"xxhash64\(user_id#\d+, kind#\d+, \d+\) AS {re.escape(first_key)}", plan)
+
+
+def test_held_rows_are_freed_and_losing_them_is_transient(spark: SparkSession) -> None:
+    """The quarantine reads rows the write computed; once released they are gone, and a
+    build that lost them (an executor died) fails with an error worth another attempt."""
+    events = spark.createDataFrame([(1, "view"), (2, "nap")], "event_id int, kind string")
+    rule = in_set("kind", ["view"], name="kind_known")
+    held_before = spark.sparkContext._jsc.sc().getPersistentRDDs().size()
+
+    checked = check(events, [rule], table="t")
+    checked.kept.write.format("noop").mode("overwrite").save()
+    assert checked.quarantine is not None
+    quarantined = [(r["event_id"], r[FAILED_RULES]) for r in checked.quarantine.collect()]
+    held = spark.sparkContext._jsc.sc().getPersistentRDDs().size()
+    release(checked)
+
+    assert quarantined == [(2, ["kind_known"])]
+    assert held == held_before + 1
+    assert spark.sparkContext._jsc.sc().getPersistentRDDs().size() == held_before
+    with pytest.raises(Py4JJavaError) as lost:
+        checked.quarantine.collect()
+    assert transient_cause(lost.value) is not None
 
 
 def test_unique_fail_shows_duplicates(spark: SparkSession) -> None:
