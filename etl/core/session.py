@@ -64,8 +64,9 @@ def spark_conf(
         # them again.
         "spark.sql.optimizer.canChangeCachedPlanOutputPartitioning": "true",
         # Those rows live for one table's build: compressing their columns (which gathers
-        # statistics per value, boxed) took most of the time of keeping them, 4.4 s of a
-        # scale-10 run's Spark tasks, to save memory the build gives back at its end.
+        # statistics per value, boxed) took most of the time of keeping them (4.4 s of a
+        # scale-10 run's Spark tasks when checks cached their rows too), to save memory the
+        # build gives back at its end.
         "spark.sql.inMemoryColumnarStorage.compressed": "false",
         # The lake hands Spark the exact files of a snapshot (`Lake.read`); past 32 paths
         # Spark would list them in a Spark job, 0.5-0.9 s per read of a 90-partition table
