@@ -146,7 +146,7 @@ def check(
     return Check(
         table=table,
         rules=tuple(rules),
-        kept=observed.filter(kept_test).drop(*helpers) if drops else observed.drop(*helpers),
+        kept=observed.filter(kept_test).drop(*helpers),
         quarantine=_set_aside(flagged.filter(~kept_test), drops, passes).drop(*helpers)
         if drops
         else None,
@@ -165,7 +165,7 @@ def judge(checked: Check, written: Written) -> Verdict:
     rows of the table, those too), once `kept` was computed in full.
 
     Uniqueness is counted on the written rows: in this process when they are few (a Spark
-    job costs more than reading a few key columns), else in the rows the check persisted,
+    job costs more than reading a few key columns), else in the rows the check held,
     else by Spark reading the files' key columns; the table is never computed again.
     """
     try:

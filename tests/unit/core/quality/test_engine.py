@@ -241,18 +241,20 @@ def test_held_rows_are_freed_and_losing_them_is_transient(spark: SparkSession) -
     build that lost them (an executor died) fails with an error worth another attempt."""
     events = spark.createDataFrame([(1, "view"), (2, "nap")], "event_id int, kind string")
     rule = in_set("kind", ["view"], name="kind_known")
-    held_before = spark.sparkContext._jsc.sc().getPersistentRDDs().size()
+    persistent = spark.sparkContext._jsc.sc().getPersistentRDDs
 
     checked = check(events, [rule], table="t")
+    assert checked.held is not None
+    rdd_id = checked.held._jdf.queryExecution().logical().rdd().id()
     checked.kept.write.format("noop").mode("overwrite").save()
     assert checked.quarantine is not None
     quarantined = [(r["event_id"], r[FAILED_RULES]) for r in checked.quarantine.collect()]
-    held = spark.sparkContext._jsc.sc().getPersistentRDDs().size()
+    held = persistent().contains(rdd_id)
     release(checked)
 
     assert quarantined == [(2, ["kind_known"])]
-    assert held == held_before + 1
-    assert spark.sparkContext._jsc.sc().getPersistentRDDs().size() == held_before
+    assert held
+    assert not persistent().contains(rdd_id)
     with pytest.raises(Py4JJavaError) as lost:
         checked.quarantine.collect()
     assert transient_cause(lost.value) is not None
