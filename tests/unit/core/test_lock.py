@@ -52,8 +52,9 @@ def test_a_second_command_is_told_who_holds_the_warehouse(settings: Settings) ->
         assert detail in message
     assert refused.value.exit_code == EXIT_BUSY
     assert current_holder(settings) is None
-    with holding_warehouse(settings, elsewhere("second001")):
-        assert current_holder(settings) == elsewhere("second001")
+    second = elsewhere("second001")
+    with holding_warehouse(settings, second):
+        assert current_holder(settings) == second
 
 
 def test_of_many_commands_starting_at_once_exactly_one_holds_the_warehouse(
