@@ -14,6 +14,7 @@ from etl.cli._output import console, error_console, exits_cleanly, print_table
 from etl.cli._wiring import open_catalog, upstream
 from etl.cli.datagen import datagen
 from etl.cli.maintain import maintain
+from etl.cli.plan import plan
 from etl.cli.serve import serve
 from etl.cli.sql import sql
 from etl.cli.versions import history, restore
@@ -38,6 +39,7 @@ app.command()(serve)
 app.command()(history)
 app.command()(restore)
 app.command()(maintain)
+app.command()(plan)
 
 
 Threads = Annotated[
@@ -46,6 +48,16 @@ Threads = Annotated[
         min=1,
         help="Tables built at once. Default: the setting RAINFOREST_THREADS, else the cores "
         "Spark has.",
+    ),
+]
+
+
+Force = Annotated[
+    bool,
+    typer.Option(
+        "--force",
+        help="Build the tables found up to date anyway: source tables log the changes since "
+        "their last batch, the other tables rebuild whole.",
     ),
 ]
 
@@ -95,6 +107,7 @@ def run(
             "upstream instead of the changes since their last batch.",
         ),
     ] = False,
+    force: Force = False,
     threads: Threads = None,
     log_format: LogFormatOption = LogFormat.text,
     retry_failed: Annotated[
@@ -111,7 +124,9 @@ def run(
     """Build tables in dependency order, each once, and print a per-table summary.
 
     Incremental by default: source tables log the upstream changes since their last run, and
-    the other tables rebuild only what those changes touch (their strategy), or nothing.
+    the other tables rebuild only what those changes touch (their strategy). A table whose
+    inputs did not change is skipped (up to date); `rainforest plan` shows beforehand which
+    tables a run would build and why.
     """
     day = logical_date.date() if logical_date else None
     targets = tables or []
@@ -129,7 +144,13 @@ def run(
         targets, day = list(undone.tables), day or undone.logical_date
         full_refresh = full_refresh or undone.full_refresh
     spark = _run_days(
-        targets, [day], full_refresh=full_refresh, threads=threads, log_format=log_format, wait=wait
+        targets,
+        [day],
+        full_refresh=full_refresh,
+        force=force,
+        threads=threads,
+        log_format=log_format,
+        wait=wait,
     )
     if show:
         settings = ServiceSettings.load()
@@ -172,7 +193,13 @@ def backfill(
         )
     days = [(first + timedelta(days=n)).date() for n in range((last - first).days + 1)]
     _run_days(
-        tables or [], days, full_refresh=False, threads=threads, log_format=log_format, wait=wait
+        tables or [],
+        days,
+        full_refresh=False,
+        force=False,
+        threads=threads,
+        log_format=log_format,
+        wait=wait,
     )
 
 
@@ -181,6 +208,7 @@ def _run_days(
     days: list[date | None],
     *,
     full_refresh: bool,
+    force: bool,
     threads: int | None,
     log_format: LogFormat,
     wait: bool,
@@ -209,6 +237,7 @@ def _run_days(
             upstream=source,
             logical_date=day,
             full_refresh=full_refresh,
+            force=force,
         )
         printer: ProgressPrinter | JsonEventPrinter = (
             ProgressPrinter(console)

@@ -95,7 +95,7 @@ class ProgressPrinter:
                 _count(o.rows),
                 f"{o.seconds:.1f}",
                 "" if o.version is None else str(o.version),
-                "up to date" if o.up_to_date else o.status,
+                o.shown_status,
             )
         print_whole(table, self.console)
         if summary.data_docs is not None:
@@ -126,7 +126,7 @@ class ProgressPrinter:
         changed = outcome.rows_changed if outcome.rows_changed is not None else outcome.rows
         rows = f"{changed:>10,} rows" if changed is not None else " " * 15
         name = escape(f"{outcome.layer}.{outcome.name}")
-        status = "up to date" if outcome.up_to_date else outcome.status
+        status = outcome.shown_status
         line = f"{self._marks[outcome.status]} {name:<40} {rows} {outcome.seconds:7.1f} s  {status}"
         if outcome.strategy and not outcome.up_to_date:
             line += f"  {escape(outcome.strategy)}"
@@ -164,7 +164,7 @@ class JsonEventPrinter:
             self._emit(
                 "table_finished",
                 table=f"{o.layer}.{o.name}",
-                status="up to date" if o.up_to_date else o.status,
+                status=o.shown_status,
                 strategy=o.strategy or None,
                 rows_read=o.rows_read,
                 rows_written=o.rows,

@@ -32,6 +32,10 @@ an earlier batch cannot follow the log's changes from there."""
 MARK_LIVE_KEYS = "rainforest.live_keys"
 """Keys alive in the log's current state after the batch, or -1 where not kept: with the
 source's row count it tells whether any key was deleted upstream, without comparing keys."""
+MARK_LOOKBACK_WINDOW = "rainforest.lookback_window"
+"""A fingerprint of the source rows stamped within the lookback before the high-water mark
+(see `etl.core.upstream.ChangeProbe`), or -1 where not kept: a row committed late with an
+earlier stamp changes it, so a table is never judged up to date past such a row."""
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 
@@ -46,6 +50,8 @@ class ChangeMark:
     full_batch_id: int
     live_keys: int | None = None
     """Keys alive after the batch; None when unknown."""
+    lookback_window: int | None = None
+    """The source's `MARK_LOOKBACK_WINDOW` when the batch was planned; None when unknown."""
 
     def marks(self) -> dict[str, int]:
         """As Delta app transactions, to commit with the batch."""
@@ -54,6 +60,7 @@ class ChangeMark:
             MARK_HIGH_WATER: to_micros(self.high_water_mark),
             MARK_FULL_BATCH: self.full_batch_id,
             MARK_LIVE_KEYS: -1 if self.live_keys is None else self.live_keys,
+            MARK_LOOKBACK_WINDOW: -1 if self.lookback_window is None else self.lookback_window,
         }
 
     def notes(self) -> dict[str, str]:

@@ -35,7 +35,7 @@ from etl.core.strategy import MOST_OF_THE_TABLE
 
 if TYPE_CHECKING:
     from etl.core.dataset import TableSpec
-    from etl.core.lake import Lake
+    from etl.core.lake import Lake, LakeLog
     from etl.core.quality.rules import Rule
     from etl.core.settings import Settings
 
@@ -63,6 +63,8 @@ class _Context(Protocol):
     @property
     def full_refresh(self) -> bool: ...
     @property
+    def force(self) -> bool: ...
+    @property
     def run_date_end(self) -> datetime: ...
     @property
     def changes_found(self) -> ChangesFound: ...
@@ -70,9 +72,19 @@ class _Context(Protocol):
     def settings(self) -> Settings: ...
 
 
+class TableClass(Protocol):
+    """What planning needs of a table class (an `etl.core.table.Table` subclass), named here
+    so that the table module can import this one."""
+
+    spec: TableSpec
+
+    def uri_in(self, settings: Settings) -> str: ...
+    def mark_names(self, registry: Any) -> tuple[str, ...]: ...
+    def is_traceable(self) -> bool: ...
+
+
 class Table(Protocol):
-    """What planning needs of a table (an `etl.core.table.Table`), named here so that the
-    table module can import this one."""
+    """What tracing changes needs of a table (an `etl.core.table.Table`)."""
 
     spec: TableSpec
 
@@ -80,13 +92,9 @@ class Table(Protocol):
     def context(self) -> _Context: ...
     @property
     def storage_path(self) -> str: ...
-    @property
-    def traceable(self) -> bool: ...
     def changes_since(self, version: int) -> Changes | None: ...
     def lookup_rows(self) -> DataFrame: ...
     def size(self) -> int: ...
-    def input_rows(self) -> int | None: ...
-    def mark_names(self, registry: Any) -> tuple[str, ...]: ...
 
 
 HELD_ROWS = 20_000
@@ -252,16 +260,58 @@ def definition_fingerprint(table_cls: type) -> int:
     return int.from_bytes(digest[:8], "big") >> 1
 
 
-def plan_build(table: Table) -> BuildPlan:
-    """Decide how `table` is built this run, from marks and metadata (Spark jobs only to trace
-    changes into affected values)."""
-    spec, context = table.spec, table.context
-    lake, registry = context.lake, context.registry
-    upstream = {name: registry.get(name)(context) for name in spec.upstream}
+@dataclass(frozen=True, kw_only=True)
+class Planning:
+    """What deciding how a table builds needs of the run, Spark aside: a run's context gives
+    it, and so does `rainforest plan`, which reads the logs alone (`etl.core.planning`)."""
+
+    lake: LakeLog
+    registry: _Tables
+    settings: Settings
+    run_date_end: datetime
+    full_refresh: bool = False
+    force: bool = False
+    """Build tables that are up to date anyway (whole, as nothing is there to trace)."""
+    pending: frozenset[str] = frozenset()
+    """Upstream tables (by name) that a dry run expects to be built before this one."""
+
+    @classmethod
+    def of(cls, context: _Context) -> Planning:
+        return cls(
+            lake=context.lake,
+            registry=context.registry,
+            settings=context.settings,
+            run_date_end=context.run_date_end,
+            full_refresh=context.full_refresh,
+            force=context.force,
+        )
+
+
+@dataclass(frozen=True, kw_only=True)
+class ToTrace:
+    """A table whose upstream changes must be traced to rows (Spark jobs) before its build is
+    known: what the logs alone told."""
+
+    consumed: dict[str, int]
+    since: dict[str, int]
+    """Upstream table (by name) whose version moved -> the version the last build read."""
+    pending: tuple[str, ...]
+    """Upstream tables a dry run expects to change first."""
+    previous_end: datetime
+    time_rules: tuple[Rule, ...]
+    """Rules judged against the logical date, when it moved since the last build."""
+    reason: str
+
+
+def judge(table: TableClass, planning: Planning) -> BuildPlan | ToTrace:
+    """How `table` builds, as far as the Delta logs tell (no Spark, nothing read but logs): a
+    final plan, or the upstream changes left to trace to rows."""
+    spec, lake, registry = table.spec, planning.lake, planning.registry
+    upstream = {name: registry.get(name) for name in spec.upstream}
     consumed = {}
     restored = {}
     for other in upstream.values():
-        version, marks = lake.state(other.storage_path, (MARK_RESTORED,))
+        version, marks = lake.state(other.uri_in(planning.settings), (MARK_RESTORED,))
         if version is not None:
             consumed[other.spec.qualified_name] = version
         if MARK_RESTORED in marks:
@@ -270,59 +320,100 @@ def plan_build(table: Table) -> BuildPlan:
     def full(reason: str) -> BuildPlan:
         return BuildPlan(mode="full", reason=reason, consumed=consumed)
 
-    if not table.traceable:
+    if not table.is_traceable():
         return full("it reads from outside the lake")
-    if context.full_refresh:
+    if planning.full_refresh:
         return full("full refresh asked for")
+    uri = table.uri_in(planning.settings)
     names = table.mark_names(registry)
-    recorded = lake.marks(table.storage_path, names)
-    if not lake.exists(table.storage_path):
-        return full("first build")
+    recorded = lake.marks(uri, names)
+    if not lake.exists(uri):
+        return full("never built")
     if len(recorded) < len(names):
         return full("its last build left no record of what it read")
-    if recorded[MARK_DEFINITION] != definition_fingerprint(type(table)):
-        return full("its definition changed")
+    if recorded[MARK_DEFINITION] != definition_fingerprint(table):
+        return full("its definition changed since its last build")
     went_back = [
-        name
-        for name, other in upstream.items()
+        q
+        for other in upstream.values()
         if restored.get(q := other.spec.qualified_name, -1) > recorded[MARK_CONSUMED.format(q)]
     ]
     if went_back:
         return full(f"{', '.join(went_back)} was restored to an earlier version")
     previous_end = from_micros(recorded[MARK_LOGICAL_END])
-    time_rules = [rule for rule in spec.rules if rule.at_run_time]
-    time_moved = bool(time_rules) and previous_end != context.run_date_end
-    changed = {
-        name: other
+    time_rules = tuple(rule for rule in spec.rules if rule.at_run_time)
+    time_moved = bool(time_rules) and previous_end != planning.run_date_end
+    since = {
+        name: read
         for name, other in upstream.items()
-        if consumed[other.spec.qualified_name]
-        != recorded[MARK_CONSUMED.format(other.spec.qualified_name)]
+        if (q := other.spec.qualified_name) in consumed
+        and consumed[q] != (read := recorded[MARK_CONSUMED.format(q)])
     }
-    if not changed and not time_moved:
+    pending = tuple(name for name in spec.upstream if name in planning.pending)
+    moved = [
+        f"{(q := upstream[name].spec.qualified_name)} is at version {consumed[q]}, newer than "
+        f"version {read} it read"
+        for name, read in since.items()
+    ]
+    if pending:
+        first = " and ".join(upstream[name].spec.qualified_name for name in pending)
+        moved.append(f"{first} {'is' if len(pending) == 1 else 'are'} built before it")
+    if time_moved:
+        moved.append(f"the logical date moved from {previous_end:%Y-%m-%d}")
+    if not moved:
+        if planning.force:
+            return full("forced by --force")
         return BuildPlan(mode="up_to_date", reason="no input changed", consumed=consumed)
-    strategy = spec.strategy
-    if not strategy.incremental:
-        moved = ", ".join(changed) or "the logical date"
-        return full(f"{moved} changed")
-    small = context.settings.incremental_min_rows
-    inputs = table.input_rows() or 0
+    reason = "; ".join(moved)
+    if not spec.strategy.incremental:
+        return full(reason)
+    small = planning.settings.incremental_min_rows
+    inputs = sum(lake.rows(other.uri_in(planning.settings)) for other in upstream.values())
     if inputs < small:
-        return full(f"its inputs hold {inputs} rows, fewer than {small} (incremental_min_rows)")
+        return full(
+            f"{reason}; whole, as its inputs hold {inputs:,} rows, fewer than {small:,} "
+            "(incremental_min_rows)"
+        )
+    return ToTrace(
+        consumed=consumed,
+        since=since,
+        pending=pending,
+        previous_end=previous_end,
+        time_rules=time_rules if time_moved else (),
+        reason=reason,
+    )
+
+
+def plan_build(table: Table) -> BuildPlan:
+    """Decide how `table` is built this run: from the logs (`judge`), then, when upstream
+    changes must be traced to rows, with Spark jobs."""
+    context = table.context
+    judged = judge(type(table), Planning.of(context))
+    if isinstance(judged, BuildPlan):
+        return judged
+    registry = context.registry
     changes: dict[str, Changes] = {}
-    for name, other in changed.items():
-        since = recorded[MARK_CONSUMED.format(other.spec.qualified_name)]
-        span = (since, consumed[other.spec.qualified_name])
+    for name, since in judged.since.items():
+        other = registry.get(name)(context)
+        span = (since, judged.consumed[other.spec.qualified_name])
         found = context.changes_found.get(
             other.storage_path, span, lambda other=other, since=since: other.changes_since(since)
         )
         if found is None:
-            return full(f"what changed in {name} since its version {since} is no longer known")
+            return BuildPlan(
+                mode="full",
+                reason=f"what changed in {name} since its version {since} is no longer known",
+                consumed=judged.consumed,
+            )
         changes[name] = found
-    tracer = _Tracer(table, changes, previous_end)
+    tracer = _Tracer(table, changes, judged.previous_end)
     untraced = tracer.untraced()
     if untraced is not None:
-        return full(untraced)
-    return tracer.plan(consumed, time_rules if time_moved else [])
+        return BuildPlan(mode="full", reason=untraced, consumed=judged.consumed)
+    plan = tracer.plan(judged.consumed, judged.time_rules)
+    if plan.mode == "up_to_date" and context.force:
+        return BuildPlan(mode="full", reason="forced by --force", consumed=judged.consumed)
+    return plan
 
 
 class _Tracer:

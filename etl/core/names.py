@@ -16,3 +16,8 @@ def check_snake_case(name: str, *, what: str) -> str:
     if not SNAKE_CASE.match(name):
         raise ValueError(f"{what} {name!r} must be snake_case ([a-z][a-z0-9_]*)")
     return name
+
+
+def row_count(count: int) -> str:
+    """`1 row`, `2,048 rows`: a count of rows as messages print it."""
+    return f"{count:,} row" if count == 1 else f"{count:,} rows"

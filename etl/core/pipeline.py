@@ -34,6 +34,7 @@ if TYPE_CHECKING:
     from etl.core.upstream import Upstream
 
 Status = Literal["ok", "failed", "skipped"]
+UP_TO_DATE = "skipped (up to date)"
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -70,6 +71,12 @@ class TableOutcome:
     """The failure's exit code (`etl.core.errors`): 3 when a fail rule broke."""
     retries: int = 0
     """Attempts that failed for a transient reason and were made again (see `warnings`)."""
+
+    @property
+    def shown_status(self) -> str:
+        """The status as the summary and the run log show it: a table found up to date was
+        not built, so it reads `skipped (up to date)`."""
+        return UP_TO_DATE if self.up_to_date else self.status
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -152,9 +159,11 @@ def new_context(
     upstream: Upstream | None = None,
     logical_date: date | None = None,
     full_refresh: bool = False,
+    force: bool = False,
 ) -> RunContext:
     """A context for one run: a new run id, the time now, the day it processes (default:
-    today, UTC), whether it rebuilds from scratch, and the lake of `settings`."""
+    today, UTC), whether it rebuilds from scratch (or what is up to date), and the lake of
+    `settings`."""
     from etl.core.lake import Lake
 
     run_id = uuid.uuid4().hex[:12]
@@ -167,6 +176,7 @@ def new_context(
         upstream=upstream,
         logical_date=logical_date,
         full_refresh=full_refresh,
+        force=force,
         run_id=run_id,
         run_ts=run_ts,
         run_log=RunLog.of_run(
@@ -364,7 +374,7 @@ def _logged(run_log: RunLog, outcome: TableOutcome) -> LoggedTable:
         full_refresh=run_log.full_refresh,
         table=f"{outcome.layer}.{outcome.name}",
         strategy=outcome.strategy or None,
-        status=outcome.status,
+        status=outcome.shown_status,
         rows_read=outcome.rows_read,
         rows_in=outcome.rows_in,
         rows_written=outcome.rows,

@@ -51,8 +51,8 @@ RUN_LOG_SCHEMA = pa.schema(
         ("retries", pa.int64()),
     ]
 )
-"""The columns of `ops/runs`; `status` is `ok`, `failed` or `skipped` (`up to date` builds
-are `ok` with `rows_changed` 0 and the note saying so)."""
+"""The columns of `ops/runs`; `status` is `ok`, `failed`, `skipped` (an upstream table
+failed) or `skipped (up to date)` (nothing it reads changed; the note says why)."""
 
 
 @dataclass(frozen=True, kw_only=True)

@@ -27,7 +27,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 from pyspark.sql import DataFrame
 from pyspark.sql import functions as F
@@ -39,6 +39,7 @@ from etl.core.changes import (
     MARK_FULL_BATCH,
     MARK_HIGH_WATER,
     MARK_LIVE_KEYS,
+    MARK_LOOKBACK_WINDOW,
     ChangeMark,
     as_batch,
     current_state,
@@ -48,16 +49,21 @@ from etl.core.changes import (
 from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import ConfigError
 from etl.core.incremental import BuildPlan, Changes, as_frame, restrict, restrict_to
-from etl.core.lake import WriteResult, Written, in_partitions
+from etl.core.lake import LakeLog, WriteResult, Written, in_partitions
 from etl.core.lake.versions import NOTE_BATCH, NOTE_RUN_ID
+from etl.core.names import row_count
 from etl.core.table import Table, TableLookup
 from etl.core.upstream import (
+    EPOCH,
     ChangeProbe,
     ChangeWindow,
     Upstream,
     probe_changes,
     read_postgres_table,
 )
+
+if TYPE_CHECKING:
+    from etl.core.settings import Settings
 
 INGESTION_DATE = "etl_ingestion_date"
 CHANGED_COLUMN = "last_updated_ts"
@@ -134,7 +140,7 @@ class SourceTable(Table):
 
     @classmethod
     def mark_names(cls, registry: TableLookup) -> tuple[str, ...]:
-        return (MARK_BATCH, MARK_HIGH_WATER, MARK_FULL_BATCH, MARK_LIVE_KEYS)
+        return (MARK_BATCH, MARK_HIGH_WATER, MARK_FULL_BATCH, MARK_LIVE_KEYS, MARK_LOOKBACK_WINDOW)
 
     @classmethod
     def expected_rows(
@@ -149,34 +155,80 @@ class SourceTable(Table):
 
     def plan(self) -> BuildPlan:
         """Decide the batch: a full snapshot on the first run (or when asked), else the changes
-        since the log's high-water mark. Checks the change column on the way."""
-        upstream = self._upstream()
-        recorded = self._recorded_mark()
-        previous = None if self.context.full_refresh else recorded
-        probe = self._probe(upstream, previous)
-        if previous is None:
-            batch_id = (recorded.batch_id if recorded else 0) + 1
-            self.batch = BatchPlan(
-                mark=ChangeMark(
-                    batch_id=batch_id,
-                    high_water_mark=_newest(probe.newest if probe else None, None),
-                    full_batch_id=batch_id,
-                ),
-            )
-            reason = "full refresh asked for" if recorded else "first run"
-            return BuildPlan(mode="full", reason=reason, label="snapshot")
-        self.batch = BatchPlan(
-            mark=ChangeMark(
-                batch_id=previous.batch_id + 1,
-                high_water_mark=_newest(
-                    probe.newest_until if probe else None, previous.high_water_mark
-                ),
-                full_batch_id=previous.full_batch_id,
-            ),
-            previous=previous,
-            probe=probe,
+        since the log's high-water mark, or nothing when no upstream row changed since."""
+        context = self.context
+        recorded = self.recorded_mark(context.lake, context.settings)
+        previous = None if context.full_refresh else recorded
+        probe, warnings = self.probe(self._upstream(), previous, until=context.run_date_end)
+        self.warnings.extend(warnings)
+        plan, self.batch = self.decide(
+            recorded, probe, full_refresh=context.full_refresh, force=context.force
         )
-        return BuildPlan(mode="full", reason="", label="changes")
+        return plan
+
+    @classmethod
+    def decide(
+        cls,
+        recorded: ChangeMark | None,
+        probe: ChangeProbe | None,
+        *,
+        full_refresh: bool = False,
+        force: bool = False,
+    ) -> tuple[BuildPlan, BatchPlan | None]:
+        """The build and its batch, from where the log stands (`recorded`) and what `probe`
+        found upstream (None: the table has no change timestamp)."""
+        window = probe.lookback_window if probe is not None else None
+        if recorded is None or full_refresh:
+            batch_id = (recorded.batch_id if recorded else 0) + 1
+            mark = ChangeMark(
+                batch_id=batch_id,
+                high_water_mark=probe.high_water_mark if probe else EPOCH,
+                full_batch_id=batch_id,
+                lookback_window=window,
+            )
+            reason = "full refresh asked for" if recorded else "never built"
+            return BuildPlan(mode="full", reason=reason, label="snapshot"), BatchPlan(mark=mark)
+        why = cls.changed_upstream(recorded, probe)
+        if why is None:
+            if not force:
+                reason = "no upstream row changed since its last batch"
+                return BuildPlan(mode="up_to_date", reason=reason, label="changes"), None
+            why = "forced by --force"
+        mark = ChangeMark(
+            batch_id=recorded.batch_id + 1,
+            high_water_mark=probe.high_water_mark if probe else recorded.high_water_mark,
+            full_batch_id=recorded.full_batch_id,
+            lookback_window=window,
+        )
+        batch = BatchPlan(mark=mark, previous=recorded, probe=probe)
+        return BuildPlan(mode="full", reason=why, label="changes"), batch
+
+    @classmethod
+    def changed_upstream(cls, recorded: ChangeMark, probe: ChangeProbe | None) -> str | None:
+        """Why the upstream table may hold changes the log lacks, or None when it cannot: no
+        row stamped after the high-water mark, none committed late within the lookback
+        before it, and as many rows upstream as keys alive in the log (none deleted)."""
+        if probe is None:
+            return "it has no change timestamp: it is read whole and compared every run"
+        if probe.changed_since_mark:
+            return (
+                f"{row_count(probe.changed_since_mark)} changed upstream since its high-water mark "
+                f"{recorded.high_water_mark:%Y-%m-%d %H:%M:%S}"
+            )
+        if probe.lookback_window != recorded.lookback_window:
+            return (
+                f"rows stamped within the lookback ({cls.spec.lookback}) before its "
+                "high-water mark changed since its last batch"
+            )
+        if probe.changed_after:
+            return (
+                f"{row_count(probe.changed_after)} changed upstream after the logical date: "
+                "deletes are looked for among the other keys"
+            )
+        if recorded.live_keys != probe.rows:
+            live = "unknown" if recorded.live_keys is None else f"{recorded.live_keys:,}"
+            return f"upstream holds {probe.rows:,} rows and the log {live} live keys"
+        return None
 
     def extract(self) -> dict[str, DataFrame]:
         """The changed rows; for an incremental batch also the log's state of their keys (to
@@ -412,62 +464,74 @@ class SourceTable(Table):
         )
         return ETLDataSet(spec=self.spec, curr_data=data, storage_path=self.storage_path)
 
-    def _recorded_mark(self) -> ChangeMark | None:
+    @classmethod
+    def recorded_mark(cls, lake: LakeLog, settings: Settings) -> ChangeMark | None:
         """Where the log stands, or None when there is no log yet (or it predates marks)."""
         names = (MARK_BATCH, MARK_HIGH_WATER)
-        marks = self.context.lake.marks(
-            self.storage_path, (*names, MARK_FULL_BATCH, MARK_LIVE_KEYS)
+        marks = lake.marks(
+            cls.uri_in(settings), (*names, MARK_FULL_BATCH, MARK_LIVE_KEYS, MARK_LOOKBACK_WINDOW)
         )
         if not all(name in marks for name in names):
             return None
         live = marks.get(MARK_LIVE_KEYS, -1)
+        window = marks.get(MARK_LOOKBACK_WINDOW, -1)
         return ChangeMark(
             batch_id=marks[MARK_BATCH],
             high_water_mark=from_micros(marks[MARK_HIGH_WATER]),
             full_batch_id=marks.get(MARK_FULL_BATCH, 0),
             live_keys=live if live >= 0 else None,
+            lookback_window=window if window >= 0 else None,
         )
 
-    def _probe(self, upstream: Upstream, previous: ChangeMark | None) -> ChangeProbe | None:
-        """Check the change column before trusting it, and warn when the source's clock moved
-        back behind the high-water mark (changes stamped before it would be missed)."""
-        column = self.spec.changed_column
+    @classmethod
+    def probe(
+        cls, upstream: Upstream, previous: ChangeMark | None, *, until: datetime
+    ) -> tuple[ChangeProbe | None, list[str]]:
+        """What the change column says since `previous` (None: a snapshot is taken), checked
+        before it is trusted; and a warning when the source's clock moved back behind the
+        high-water mark (changes stamped before it would be missed)."""
+        spec = cls.spec
+        column = spec.changed_column
         if column is None:
-            return None
+            return None, []
+        source = f"{upstream.schema}.{spec.name}"
         probe = probe_changes(
             upstream,
-            table=self.spec.name,
+            table=spec.name,
             column=column,
-            until=self.context.run_date_end,
-            key=self.spec.key,
+            until=until,
+            key=spec.key,
+            mark=previous.high_water_mark if previous is not None else None,
+            lookback=spec.lookback,
         )
         declare = (
-            f'declare source_spec("{self.spec.name}", key="{self.spec.key}", '
+            f'declare source_spec("{spec.name}", key="{spec.key}", '
             "changed_column=None) to extract it whole every run"
         )
         if not probe.has_column:
             raise ConfigError(
-                f"{self.source_name} has no column {column}, so its changes cannot be found: "
+                f"{source} has no column {column}, so its changes cannot be found: "
                 f"name its change timestamp with changed_column=..., or {declare}."
             )
         if probe.nulls:
             raise ConfigError(
-                f"{self.source_name} has {probe.nulls} rows with {column} null, so their "
+                f"{source} has {probe.nulls} rows with {column} null, so their "
                 f"changes cannot be found: fill {column} upstream, or {declare}."
             )
+        warnings = []
         if (
             previous is not None
             and probe.newest is not None
             and probe.newest < previous.high_water_mark
         ):
-            self.warnings.append(
-                f"The high-water mark of {self.spec.qualified_name} "
+            warnings.append(
+                f"The high-water mark of {spec.qualified_name} "
                 f"({previous.high_water_mark.isoformat()}) is ahead of the newest change in "
-                f"{self.source_name} ({probe.newest.isoformat()}): did its clock move back? "
+                f"{source} ({probe.newest.isoformat()}): did its clock move back? "
                 "Changes stamped before the mark are missed; run with --full-refresh "
                 "to take a full snapshot."
             )
-        return probe
+        return probe, warnings
 
     def _read_upstream(
         self,
@@ -509,9 +573,3 @@ class SourceTable(Table):
 def _state_of(log: DataFrame, key: str, wanted: DataFrame) -> DataFrame:
     """The current state of the keys in `wanted` (a few), from their own log rows only."""
     return current_state(restrict_to(log, key, wanted), key)
-
-
-def _newest(candidate: datetime | None, floor: datetime | None) -> datetime:
-    """The later of two marks, never moving back; the epoch when there is neither."""
-    known = [moment for moment in (candidate, floor) if moment is not None]
-    return max(known) if known else from_micros(0)

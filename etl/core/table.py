@@ -72,6 +72,11 @@ class TableLookup(Protocol):
     def build_order(self, targets: Iterable[str] = ()) -> list[type[Table]]: ...
 
 
+def end_of_day(day: date) -> datetime:
+    """The last moment of `day` (UTC): what a run for that logical date judges time by."""
+    return datetime.combine(day, time.max, tzinfo=UTC)
+
+
 @dataclass(frozen=True, kw_only=True)
 class RunContext:
     """What every table of one run shares: the session, the storage and the run's identity.
@@ -82,6 +87,8 @@ class RunContext:
 
     `full_refresh` rebuilds every table from scratch instead of carrying on from what it
     holds (for source tables: a full snapshot instead of the changes since the last batch).
+    `force` builds the tables found up to date anyway: a source table logs the changes since
+    its last batch, another table rebuilds whole.
 
     `run_ts` is when the run started; `logical_date` (default: `run_ts`'s date) is the day the
     run processes: the ingestion partition it writes, and the day whose end time rules judge
@@ -96,6 +103,7 @@ class RunContext:
     run_ts: datetime
     logical_date: date | None = None
     full_refresh: bool = False
+    force: bool = False
     upstream: Upstream | None = None
     check_quality: bool = True
     quality_log: QualityLog = field(default_factory=QualityLog)
@@ -110,7 +118,7 @@ class RunContext:
     @property
     def run_date_end(self) -> datetime:
         """The last moment of the logical date (UTC): `now` for time rules."""
-        return datetime.combine(self.run_date, time.max, tzinfo=UTC)
+        return end_of_day(self.run_date)
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -201,11 +209,11 @@ class Table:
         upstream database's estimates, by table."""
         return upstream_rows.get(cls.spec.upstream[0], 0.0) if cls.spec.upstream else 0.0
 
-    @property
-    def traceable(self) -> bool:
+    @classmethod
+    def is_traceable(cls) -> bool:
         """Whether the framework sees everything the table reads: lake tables, through the
         default `extract`. Only then can it tell what changed since the last build."""
-        return bool(self.spec.upstream) and type(self).extract is Table.extract
+        return bool(cls.spec.upstream) and cls.extract is Table.extract
 
     def plan(self) -> BuildPlan:
         """How this build goes: skipped, whole, or replacing the rows changes touch."""
@@ -291,7 +299,7 @@ class Table:
         plan's values, with the plan's marks in the same commit; `verify` judges the written
         rows before that commit (see `Lake.write`)."""
         plan = self.build_plan
-        marks = plan.marks(self) if plan is not None and self.traceable else None
+        marks = plan.marks(self) if plan is not None and self.is_traceable() else None
         notes = {NOTE_RUN_ID: self.context.run_id}
         if plan is not None:
             notes |= {NOTE_BUILD: plan.mode, NOTE_WHY: plan.reason}
@@ -478,7 +486,7 @@ class Table:
 
     def input_rows(self) -> int | None:
         """Rows of every upstream table, from the log's statistics: what a full build reads."""
-        if not self.traceable:
+        if not self.is_traceable():
             return None
         registry, lake = self.context.registry, self.context.lake
         return sum(

@@ -8,11 +8,12 @@ that size the split.
 
 from __future__ import annotations
 
+import hashlib
 import math
 from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -31,6 +32,7 @@ ROWS_PER_PARTITION = 200_000
 MAX_PARTITIONS = 16
 FETCH_SIZE = 10_000
 CONNECT_TIMEOUT_S = 10
+EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 DEFAULT_ADVICE = "check that the server runs and that the DSN points at it"
 
 
@@ -127,14 +129,25 @@ class ChangeWindow:
 
 @dataclass(frozen=True, kw_only=True)
 class ChangeProbe:
-    """What one query tells about a table's change timestamp before anything is extracted."""
+    """What one snapshot of a table's change timestamp tells before anything is extracted."""
 
     has_column: bool
     nulls: int = 0
     newest: datetime | None = None
     """The latest change of all."""
     newest_until: datetime | None = None
-    """The latest change at or before the window's end: the high-water mark after extracting."""
+    """The latest change at or before the window's end."""
+    high_water_mark: datetime = EPOCH
+    """Where the log's high-water mark stands after a batch taken now: the latest change of
+    all for a snapshot, else the latest up to the window's end, never behind the last mark."""
+    changed_since_mark: int = 0
+    """Rows changed after the last high-water mark and up to the window's end (every row up
+    to the window's end when there is no mark): what an incremental batch reads anew."""
+    changed_after: int = 0
+    """Rows changed after the window's end (they belong to a later batch)."""
+    lookback_window: int = 0
+    """A fingerprint of the rows stamped within the lookback before `high_water_mark` (their
+    count and timestamps): a row committed late with an earlier stamp changes it."""
     rows: int = 0
     """Rows upstream (one per key), counted in the same snapshot as `keys_after`."""
     keys_after: tuple[object, ...] | None = None
@@ -148,14 +161,23 @@ comparing every key (see `SourceTable`)."""
 
 
 def probe_changes(
-    upstream: Upstream, *, table: str, column: str, until: datetime, key: str | None = None
+    upstream: Upstream,
+    *,
+    table: str,
+    column: str,
+    until: datetime,
+    key: str | None = None,
+    mark: datetime | None = None,
+    lookback: timedelta = timedelta(0),
 ) -> ChangeProbe:
-    """Whether `table` has the change timestamp `column`, how many rows lack one, its latest
-    value and its latest value up to `until`; its rows, and the `key`s of rows changed after
-    `until`: a scan and a lookup in one snapshot, no rows moved."""
+    """Whether `table` has the change timestamp `column`, how many rows lack one, how many
+    changed since the last high-water `mark` (None: there is no log yet) and after `until`,
+    a fingerprint of the `lookback` before the next mark, its rows, and the `key`s of rows
+    changed after `until`: scans and lookups in one snapshot, no rows moved."""
     schema = upstream.schema
+    stamp, source = sql.Identifier(column), sql.Identifier(schema, table)
     with upstream.connect() as conn, conn.cursor() as cursor:
-        # One snapshot for both queries: the count and the keys listed must agree.
+        # One snapshot for every query: the counts and the keys listed must agree.
         conn.set_session(isolation_level="REPEATABLE READ", readonly=True)
         cursor.execute(
             "SELECT 1 FROM information_schema.columns "
@@ -167,19 +189,32 @@ def probe_changes(
         cursor.execute(
             sql.SQL(
                 "SELECT count(*) FILTER (WHERE {c} IS NULL), max({c}), "
-                "max({c}) FILTER (WHERE {c} <= %s), count(*), "
-                "count(*) FILTER (WHERE {c} > %s) FROM {t}"
-            ).format(c=sql.Identifier(column), t=sql.Identifier(schema, table)),
-            (until, until),
+                "max({c}) FILTER (WHERE {c} <= %(until)s), count(*), "
+                "count(*) FILTER (WHERE {c} > %(until)s), "
+                "count(*) FILTER (WHERE {c} <= %(until)s "
+                "AND (%(mark)s::timestamptz IS NULL OR {c} > %(mark)s)) FROM {t}"
+            ).format(c=stamp, t=source),
+            {"until": until, "mark": mark},
         )
-        nulls, newest, newest_until, rows, changed_after = cursor.fetchone()
+        nulls, newest, newest_until, rows, changed_after, changed_since_mark = cursor.fetchone()
+        high_water_mark = newest if mark is None else newest_until
+        high_water_mark = max(
+            (moment for moment in (high_water_mark, mark) if moment is not None), default=EPOCH
+        )
+        cursor.execute(
+            sql.SQL(
+                "SELECT count(*), coalesce(sum((extract(epoch FROM {c}) * 1000000)::bigint), 0) "
+                "FROM {t} WHERE {c} > %s AND {c} <= %s"
+            ).format(c=stamp, t=source),
+            (high_water_mark - lookback, high_water_mark),
+        )
+        counted, stamps = cursor.fetchone()
+        lookback_window = _fingerprint(int(counted), int(stamps))
         keys_after: tuple[object, ...] | None = None
         if key is not None and changed_after <= KEYS_AFTER_MAX:
             cursor.execute(
                 sql.SQL("SELECT {k} FROM {t} WHERE {c} > %s").format(
-                    k=sql.Identifier(key),
-                    c=sql.Identifier(column),
-                    t=sql.Identifier(schema, table),
+                    k=sql.Identifier(key), c=stamp, t=source
                 ),
                 (until,),
             )
@@ -189,9 +224,19 @@ def probe_changes(
         nulls=nulls,
         newest=newest,
         newest_until=newest_until,
+        high_water_mark=high_water_mark,
+        changed_since_mark=changed_since_mark,
+        changed_after=changed_after,
+        lookback_window=lookback_window,
         rows=rows,
         keys_after=keys_after,
     )
+
+
+def _fingerprint(*numbers: int) -> int:
+    """63 bits that change when any of `numbers` does (a Delta mark holds a long)."""
+    digest = hashlib.sha256(repr(numbers).encode()).digest()
+    return int.from_bytes(digest[:8], "big") >> 1
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,13 @@ from etl.core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from etl.core.lake.commit import WriteMode
-    from etl.core.lake.lake import FilesChanged, Lake, WriteResult, Written, in_partitions
+    from etl.core.lake.lake import FilesChanged, Lake, LakeLog, WriteResult, Written, in_partitions
     from etl.core.lake.snapshot import TableFormat, distinct_partitions
 
 __all__ = [
     "FilesChanged",
     "Lake",
+    "LakeLog",
     "TableFormat",
     "WriteMode",
     "WriteResult",
@@ -30,6 +31,7 @@ __all__ = [
 _HOMES = {
     "FilesChanged": "etl.core.lake.lake",
     "Lake": "etl.core.lake.lake",
+    "LakeLog": "etl.core.lake.lake",
     "WriteResult": "etl.core.lake.lake",
     "Written": "etl.core.lake.lake",
     "in_partitions": "etl.core.lake.lake",

@@ -114,7 +114,99 @@ class FilesChanged:
     any: bool
 
 
-class Lake:
+class LakeLog:
+    """What the Delta logs of the warehouse's tables say: versions, marks, partitions, row
+    counts and history, read with delta-rs alone. Needs no Spark, so `rainforest plan`
+    answers without starting a JVM.
+    """
+
+    def __init__(self, settings: Settings) -> None:
+        self._storage = Storage.from_settings(settings)
+
+    def exists(self, uri: str, *, table_format: TableFormat = "delta") -> bool:
+        return table_exists(uri, self._storage, table_format=table_format)
+
+    def partition_values(
+        self, uri: str, *, table_format: TableFormat = "delta"
+    ) -> list[dict[str, object]]:
+        """Distinct partition values of the current snapshot, typed, from metadata alone."""
+        snapshot = load_snapshot(uri, self._storage, table_format=table_format)
+        return typed_partitions(snapshot)
+
+    def partitions_holding(
+        self, uri: str, column: str, values: Sequence[object]
+    ) -> list[dict[str, object]]:
+        """The partitions that may hold rows whose `column` is one of `values`, from the log's
+        file statistics alone (a superset: see `snapshot.partitions_holding`)."""
+        snapshot = load_snapshot(uri, self._storage, table_format="delta")
+        return partitions_holding(snapshot, column, values)
+
+    def marks(
+        self, uri: str, names: Sequence[str], *, version: int | None = None
+    ) -> dict[str, int]:
+        """The values writes last recorded under `names` (see `write`), as of `version`; a name
+        never recorded, or a table that does not exist, is left out. Read from the log's state,
+        not its history, so it costs the same after a thousand commits as after one."""
+        table = open_delta(uri, self._storage, version=version)
+        if table is None:
+            return {}
+        recorded = {name: table.transaction_version(name) for name in names}
+        return {name: value for name, value in recorded.items() if value is not None}
+
+    def version(self, uri: str) -> int | None:
+        """The table's latest Delta version; None when there is no table yet."""
+        return self.state(uri)[0]
+
+    def state(self, uri: str, names: Sequence[str] = ()) -> tuple[int | None, dict[str, int]]:
+        """The table's latest version and the marks recorded under `names` (see `marks`), from
+        one read of its log; `(None, {})` when there is no table yet."""
+        table = open_delta(uri, self._storage)
+        if table is None:
+            return None, {}
+        recorded = {name: table.transaction_version(name) for name in names}
+        return table.version(), {k: v for k, v in recorded.items() if v is not None}
+
+    def files_changed(self, uri: str, since: int) -> FilesChanged | None:
+        """Which partitions gained or lost files between version `since` and the latest, from
+        the log alone; None when `since` can no longer be read (its log entries are gone)."""
+        try:
+            before = load_snapshot(uri, self._storage, table_format="delta", version=since)
+        except TableNotFoundError:
+            return None
+        after = load_snapshot(uri, self._storage, table_format="delta")
+        if after.partition_by != before.partition_by:
+            return None
+        was = {file.path: file for file in before.files}
+        now = {file.path: file for file in after.files}
+        moved = [was[path] for path in was.keys() - now.keys()]
+        moved += [now[path] for path in now.keys() - was.keys()]
+        partitions = {
+            tuple(comparable(file.partition.get(name)) for name in after.partition_by)
+            for file in moved
+        }
+        return FilesChanged(
+            rows=sum(file.rows or 0 for file in moved),
+            partition_by=after.partition_by,
+            partitions=[
+                dict(zip(after.partition_by, values, strict=True)) for values in partitions
+            ],
+            any=bool(moved),
+        )
+
+    def rows(self, uri: str) -> int:
+        """Rows of the table's latest version, from the log's file statistics (no data read)."""
+        table = open_delta(uri, self._storage)
+        if table is None:
+            return 0
+        counts = pa.table(table.get_add_actions(flatten=True)).column("num_records").to_pylist()
+        return sum(count or 0 for count in counts)
+
+    def history(self, uri: str) -> list[dict[str, object]]:
+        """The Delta log's commits, newest first."""
+        return history(uri, self._storage)
+
+
+class Lake(LakeLog):
     """Delta (or plain Parquet) tables on the warehouse's storage, through Spark.
 
     Example:
@@ -125,8 +217,8 @@ class Lake:
     """
 
     def __init__(self, spark: SparkSession, settings: Settings) -> None:
+        super().__init__(settings)
         self._spark = spark
-        self._storage = Storage.from_settings(settings)
 
     def write(
         self,
@@ -237,88 +329,6 @@ class Lake:
         else:
             df = self._read_through_source(uri, snapshot, wanted, columns, table_format)
         return df.select(*columns) if columns is not None else df
-
-    def exists(self, uri: str, *, table_format: TableFormat = "delta") -> bool:
-        return table_exists(uri, self._storage, table_format=table_format)
-
-    def partition_values(
-        self, uri: str, *, table_format: TableFormat = "delta"
-    ) -> list[dict[str, object]]:
-        """Distinct partition values of the current snapshot, typed, from metadata alone."""
-        snapshot = load_snapshot(uri, self._storage, table_format=table_format)
-        return typed_partitions(snapshot)
-
-    def partitions_holding(
-        self, uri: str, column: str, values: Sequence[object]
-    ) -> list[dict[str, object]]:
-        """The partitions that may hold rows whose `column` is one of `values`, from the log's
-        file statistics alone (a superset: see `snapshot.partitions_holding`)."""
-        snapshot = load_snapshot(uri, self._storage, table_format="delta")
-        return partitions_holding(snapshot, column, values)
-
-    def marks(
-        self, uri: str, names: Sequence[str], *, version: int | None = None
-    ) -> dict[str, int]:
-        """The values writes last recorded under `names` (see `write`), as of `version`; a name
-        never recorded, or a table that does not exist, is left out. Read from the log's state,
-        not its history, so it costs the same after a thousand commits as after one."""
-        table = open_delta(uri, self._storage, version=version)
-        if table is None:
-            return {}
-        recorded = {name: table.transaction_version(name) for name in names}
-        return {name: value for name, value in recorded.items() if value is not None}
-
-    def version(self, uri: str) -> int | None:
-        """The table's latest Delta version; None when there is no table yet."""
-        return self.state(uri)[0]
-
-    def state(self, uri: str, names: Sequence[str] = ()) -> tuple[int | None, dict[str, int]]:
-        """The table's latest version and the marks recorded under `names` (see `marks`), from
-        one read of its log; `(None, {})` when there is no table yet."""
-        table = open_delta(uri, self._storage)
-        if table is None:
-            return None, {}
-        recorded = {name: table.transaction_version(name) for name in names}
-        return table.version(), {k: v for k, v in recorded.items() if v is not None}
-
-    def files_changed(self, uri: str, since: int) -> FilesChanged | None:
-        """Which partitions gained or lost files between version `since` and the latest, from
-        the log alone; None when `since` can no longer be read (its log entries are gone)."""
-        try:
-            before = load_snapshot(uri, self._storage, table_format="delta", version=since)
-        except TableNotFoundError:
-            return None
-        after = load_snapshot(uri, self._storage, table_format="delta")
-        if after.partition_by != before.partition_by:
-            return None
-        was = {file.path: file for file in before.files}
-        now = {file.path: file for file in after.files}
-        moved = [was[path] for path in was.keys() - now.keys()]
-        moved += [now[path] for path in now.keys() - was.keys()]
-        partitions = {
-            tuple(comparable(file.partition.get(name)) for name in after.partition_by)
-            for file in moved
-        }
-        return FilesChanged(
-            rows=sum(file.rows or 0 for file in moved),
-            partition_by=after.partition_by,
-            partitions=[
-                dict(zip(after.partition_by, values, strict=True)) for values in partitions
-            ],
-            any=bool(moved),
-        )
-
-    def rows(self, uri: str) -> int:
-        """Rows of the table's latest version, from the log's file statistics (no data read)."""
-        table = open_delta(uri, self._storage)
-        if table is None:
-            return 0
-        counts = pa.table(table.get_add_actions(flatten=True)).column("num_records").to_pylist()
-        return sum(count or 0 for count in counts)
-
-    def history(self, uri: str) -> list[dict[str, object]]:
-        """The Delta log's commits, newest first."""
-        return history(uri, self._storage)
 
     def _write_through_source(self, df: DataFrame, plan: WritePlan) -> list[DataFile]:
         """The data files, written by the lake's Python data source on the executors.

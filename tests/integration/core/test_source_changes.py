@@ -157,7 +157,8 @@ def test_a_day_logs_updates_inserts_and_deletes_up_to_its_end(shop: Shop) -> Non
 
 
 def live_keys(shop: Shop) -> int | None:
-    mark = shop.table(Item)._recorded_mark()
+    table = shop.table(Item)
+    mark = table.recorded_mark(table.context.lake, table.context.settings)
     assert mark is not None
     return mark.live_keys
 

@@ -278,7 +278,7 @@ def test_a_table_with_small_inputs_is_rebuilt_whole(
     summary = run(small, spark, DAY_ONE)
 
     dim = outcome(summary, "dim_buyer")
-    assert dim.strategy == "full" and "fewer than 1000 (incremental_min_rows)" in dim.note
+    assert dim.strategy == "full" and "fewer than 1,000 (incremental_min_rows)" in dim.note
     assert dim.rows_changed == 3, "every buyer recomputed"
     assert_equals_full_refresh(spark, small, refreshed, DAY_ONE)
 

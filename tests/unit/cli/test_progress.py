@@ -114,7 +114,7 @@ def test_summary_table() -> None:
     assert row("silver.orders") == [
         "silver.orders", "merge(order_id)", "1,500", "1,200", "4", "0", "12,345", "1.3", "3", "ok"
     ]  # fmt: skip
-    assert row("gold.daily")[-1] == "up to date"
+    assert row("gold.daily")[-1] == "skipped (up to date)"
     assert row("gold.revenue") == ["gold.revenue", "", "", "", "", "", "", "0.0", "", "skipped"]
 
 

@@ -13,6 +13,7 @@ from etl.core.changes import (
     MARK_FULL_BATCH,
     MARK_HIGH_WATER,
     MARK_LIVE_KEYS,
+    MARK_LOOKBACK_WINDOW,
     ChangeMark,
     as_batch,
     current_state,
@@ -73,6 +74,7 @@ def test_marks_keep_the_high_water_mark_to_the_microsecond() -> None:
         MARK_HIGH_WATER: to_micros(moment),
         MARK_FULL_BATCH: 1,
         MARK_LIVE_KEYS: -1,
+        MARK_LOOKBACK_WINDOW: -1,
     }
     assert (
         ChangeMark(batch_id=5, high_water_mark=moment, full_batch_id=1, live_keys=0).marks()[

@@ -13,7 +13,7 @@ from etl.core.changes import BATCH_ID, ChangeMark
 from etl.core.errors import ConfigError
 from etl.core.source_table import INGESTION_DATE, BatchPlan, SourceTable, source_spec
 from etl.core.table import RunContext
-from etl.core.upstream import Upstream
+from etl.core.upstream import ChangeProbe, Upstream
 
 
 class Orders(SourceTable):
@@ -82,3 +82,78 @@ def test_without_a_logical_date_a_run_processes_the_day_it_started() -> None:
     assert context.run_date_end == datetime(2025, 6, 30, 23, 59, 59, 999999, tzinfo=UTC)
     replay = dataclasses.replace(context, logical_date=date(2025, 6, 1))
     assert replay.run_date_end == datetime(2025, 6, 1, 23, 59, 59, 999999, tzinfo=UTC)
+
+
+LAST_BATCH = ChangeMark(
+    batch_id=3,
+    high_water_mark=datetime(2025, 6, 29, 23, tzinfo=UTC),
+    full_batch_id=1,
+    live_keys=10,
+    lookback_window=77,
+)
+QUIET = ChangeProbe(
+    has_column=True,
+    high_water_mark=LAST_BATCH.high_water_mark,
+    lookback_window=77,
+    rows=10,
+    keys_after=(),
+)
+
+
+def test_a_source_with_nothing_new_since_the_last_batch_is_up_to_date() -> None:
+    plan, batch = Orders.decide(LAST_BATCH, QUIET)
+
+    assert (plan.mode, plan.reason) == (
+        "up_to_date",
+        "no upstream row changed since its last batch",
+    )
+    assert batch is None
+
+
+@pytest.mark.parametrize(
+    ("probe", "reason"),
+    [
+        (
+            dataclasses.replace(QUIET, changed_since_mark=1),
+            "1 row changed upstream since its high-water mark 2025-06-29 23:00:00",
+        ),
+        (
+            dataclasses.replace(QUIET, lookback_window=78),
+            "rows stamped within the lookback (1:00:00) before its high-water mark changed",
+        ),
+        (dataclasses.replace(QUIET, rows=9), "upstream holds 9 rows and the log 10 live keys"),
+        (
+            dataclasses.replace(QUIET, changed_after=2, rows=12, keys_after=(11, 12)),
+            "2 rows changed upstream after the logical date",
+        ),
+        (None, "it has no change timestamp"),
+    ],
+)
+def test_a_source_builds_a_batch_when_upstream_may_hold_what_the_log_lacks(
+    probe: ChangeProbe | None, reason: str
+) -> None:
+    plan, batch = Orders.decide(LAST_BATCH, probe)
+
+    assert plan.mode == "full" and plan.label == "changes"
+    assert plan.reason.startswith(reason)
+    assert batch is not None and batch.previous == LAST_BATCH
+    assert batch.mark.batch_id == 4 and batch.mark.full_batch_id == 1
+
+
+def test_a_log_from_before_the_lookback_mark_is_not_judged_up_to_date() -> None:
+    plan, _ = Orders.decide(dataclasses.replace(LAST_BATCH, lookback_window=None), QUIET)
+
+    assert plan.mode == "full"
+
+
+def test_force_and_full_refresh_build_an_up_to_date_source() -> None:
+    forced, batch = Orders.decide(LAST_BATCH, QUIET, force=True)
+    refreshed, snapshot = Orders.decide(LAST_BATCH, QUIET, full_refresh=True)
+
+    assert (forced.label, forced.reason) == ("changes", "forced by --force")
+    assert batch is not None and batch.mark.lookback_window == 77
+    assert (refreshed.label, refreshed.reason) == ("snapshot", "full refresh asked for")
+    assert snapshot is not None and snapshot.full and snapshot.mark.batch_id == 4
+    never, first = Orders.decide(None, QUIET)
+    assert (never.label, never.reason) == ("snapshot", "never built")
+    assert first is not None and first.mark.batch_id == 1
