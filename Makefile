@@ -19,7 +19,7 @@ ifdef PROFILE
 export RAINFOREST_PROFILE := $(PROFILE)
 endif
 
-.PHONY: install jdbc-driver setup project serve test test-unit test-integration test-e2e test-faults lint format clean
+.PHONY: install jdbc-driver browser setup project serve test test-unit test-integration test-e2e test-faults lint format clean
 
 install: $(STAMP) jdbc-driver
 
@@ -40,6 +40,18 @@ jdbc-driver:
 	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq libpostgresql-jdbc-java >/dev/null; \
 	  else \
 	    echo "note: $(JDBC_JAR) is missing; install libpostgresql-jdbc-java or set RAINFOREST_JDBC_JAR"; \
+	  fi; \
+	fi
+
+# Debian's Chromium, which the docs site's browser test drives headless (through Playwright);
+# without root or apt-get that test is skipped outside CI.
+browser:
+	@if ! command -v chromium >/dev/null && [ -z "$$RAINFOREST_CHROMIUM" ]; then \
+	  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+	    echo "Installing chromium for the docs site's browser test"; \
+	    apt-get update -qq >/dev/null && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null; \
+	  else \
+	    echo "note: chromium is missing; install Debian's chromium or set RAINFOREST_CHROMIUM"; \
 	  fi; \
 	fi
 
@@ -82,14 +94,14 @@ status:
 	else echo "Not installed yet: run make up"; fi
 
 # The import contracts of pyproject.toml (the architecture), then every suite.
-test: install
+test: install browser
 	$(VENV)/bin/lint-imports --no-cache
 	$(PY) -m pytest $(PYTEST_ARGS)
 
 test-unit: install
 	$(PY) -m pytest tests/unit $(PYTEST_ARGS)
 
-test-integration: install
+test-integration: install browser
 	$(PY) -m pytest tests/integration $(PYTEST_ARGS)
 
 test-e2e: install

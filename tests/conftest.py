@@ -11,4 +11,5 @@ pytest_plugins = [
     "tests.fixtures.s3",
     "tests.fixtures.postgres",
     "tests.fixtures.environment",
+    "tests.fixtures.browser",
 ]

@@ -8,11 +8,12 @@ from typing import TYPE_CHECKING, Annotated
 
 import typer
 
-from etl.cli import db, dq, runs, stack
+from etl.cli import db, docs, dq, runs, stack
 from etl.cli._lock import Wait
 from etl.cli._output import console, error_console, exits_cleanly, print_table
 from etl.cli._wiring import open_catalog, upstream
 from etl.cli.datagen import datagen
+from etl.cli.lineage import lineage
 from etl.cli.maintain import maintain
 from etl.cli.plan import plan
 from etl.cli.serve import serve
@@ -30,6 +31,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(db.app, name="db", help="The local upstream Postgres server.")
+app.add_typer(docs.app, name="docs")
 app.add_typer(dq.app, name="dq")
 app.add_typer(runs.app, name="runs")
 app.add_typer(stack.app, name="stack", help="The native Spark cluster with S3 and Postgres.")
@@ -40,6 +42,7 @@ app.command()(history)
 app.command()(restore)
 app.command()(maintain)
 app.command()(plan)
+app.command()(lineage)
 
 
 Threads = Annotated[

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Literal, get_args
 
@@ -36,6 +37,7 @@ class TableSpec:
     on from the last one (`etl.core.strategy`; default: recompute the whole table);
     `by_date(column)` partitions the table by that column. `zorder_by` names columns that
     `rainforest maintain` clusters the files by (Z-order), for tables often filtered on them.
+    `column_descriptions` documents the columns.
     """
 
     name: str
@@ -50,6 +52,9 @@ class TableSpec:
     rules: tuple[Rule, ...] = ()
     strategy: Strategy = field(default_factory=Strategy)
     zorder_by: tuple[str, ...] = ()
+    column_descriptions: Mapping[str, str] = field(default_factory=dict, hash=False)
+    """What each column means, by name, for the docs site (`rainforest docs`); columns left
+    out are shown as undocumented."""
 
     def __post_init__(self) -> None:
         check_snake_case(self.name, what="Table name")

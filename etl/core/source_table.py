@@ -66,6 +66,15 @@ if TYPE_CHECKING:
     from etl.core.settings import Settings
 
 INGESTION_DATE = "etl_ingestion_date"
+LINEAGE_COLUMNS: Mapping[str, str] = {
+    "etl_inserted": "When the run that logged the change started (UTC).",
+    "etl_run_id": "The run that logged the change.",
+    "etl_source": "The upstream table, as `schema.table`.",
+    INGESTION_DATE: "The logical date of the run that logged the change; the partition.",
+    BATCH_ID: "The batch (one per run) that logged the change; a later batch knows better.",
+    CHANGE: "`upsert` (the row as upstream had it) or `delete` (the key is gone upstream).",
+}
+"""The columns a source table adds to its upstream table's, and what they say."""
 CHANGED_COLUMN = "last_updated_ts"
 DEFAULT_LOOKBACK = timedelta(hours=1)
 

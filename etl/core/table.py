@@ -407,7 +407,7 @@ class Table:
             version = self.context.lake.version(self.storage_path)
             return self._built(TableBuild(version=version, rows=0))
         inputs = self.extract()
-        taken = _transform_inputs(type(self), inputs)
+        taken = transform_inputs(type(self), inputs)
         on = self.spec.strategy.on or ""
         replacing = plan.mode == "replace"
         if replacing:
@@ -595,7 +595,7 @@ def _transform_parameters(cls: type[Table]) -> tuple[set[str], bool]:
     return named, any(p.kind is p.VAR_KEYWORD for p in parameters.values())
 
 
-def _transform_inputs(cls: type[Table], inputs: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
+def transform_inputs(cls: type[Table], inputs: Mapping[str, DataFrame]) -> dict[str, DataFrame]:
     """The extracted inputs minus the upstream tables only rules look into."""
     named, accepts_any = _transform_parameters(cls)
     if accepts_any:

@@ -24,7 +24,7 @@ from pathlib import Path
 import pytest
 from pyspark.sql import DataFrame, SparkSession
 
-from datagen import advance, generate
+from datagen import advance
 from datagen.load import Generation
 from etl.core.pipeline import new_context, run_pipeline
 from etl.core.registry import Registry
@@ -42,13 +42,7 @@ from tests.e2e.reports import (
     postgres_report,
     upstream_at,
 )
-from tests.fixtures.postgres import (
-    TEST_END_DATE,
-    TEST_SCALE,
-    TEST_SEED,
-    load_into,
-    scratch_database,
-)
+from tests.fixtures.postgres import generated_shop
 
 pytestmark = [pytest.mark.e2e, pytest.mark.spark, pytest.mark.postgres]
 
@@ -79,8 +73,7 @@ class Shop:
 
 @pytest.fixture(scope="module")
 def shop(postgres_dsn: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
-    with scratch_database(postgres_dsn) as dsn:
-        load_into(dsn, generate(scale=TEST_SCALE, seed=TEST_SEED, end_date=TEST_END_DATE))
+    with generated_shop(postgres_dsn) as dsn:
         yield Shop(dsn, tmp_path_factory.mktemp("incremental"))
 
 

@@ -126,6 +126,12 @@ class LakeLog:
     def exists(self, uri: str, *, table_format: TableFormat = "delta") -> bool:
         return table_exists(uri, self._storage, table_format=table_format)
 
+    def schema(self, uri: str) -> pa.Schema | None:
+        """The schema of the table's latest version; None when there is no table yet."""
+        if not self.exists(uri):
+            return None
+        return load_snapshot(uri, self._storage, table_format="delta").schema
+
     def partition_values(
         self, uri: str, *, table_format: TableFormat = "delta"
     ) -> list[dict[str, object]]:

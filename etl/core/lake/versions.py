@@ -42,6 +42,8 @@ class TableVersion:
     """How the rows were written (`overwrite`, `append`, `overwrite_partitions`) or `RESTORE`."""
     rows: int
     """Rows in the table at this version, from the log's file statistics."""
+    size_bytes: int = 0
+    """Bytes of the data files of this version."""
     run_id: str | None
     build: str | None
     """`full`, `replace` or a batch kind (`full`, `changes`) for source tables."""
@@ -69,17 +71,16 @@ def table_history(uri: str, storage: Storage, *, last: int) -> list[TableVersion
     for entry in table.history(last):
         number = int(entry["version"])
         at = open_delta(uri, storage, version=number)
-        counts = (
-            pa.table(at.get_add_actions(flatten=True)).column("num_records").to_pylist()
-            if at is not None
-            else []
-        )
+        files = pa.table(at.get_add_actions(flatten=True)) if at is not None else None
+        counts = files.column("num_records").to_pylist() if files is not None else []
+        sizes = files.column("size_bytes").to_pylist() if files is not None else []
         versions.append(
             TableVersion(
                 version=number,
                 timestamp=_committed_at(entry),
                 operation=str(entry.get(NOTE_MODE) or entry.get("operation") or ""),
                 rows=sum(count or 0 for count in counts),
+                size_bytes=sum(size or 0 for size in sizes),
                 run_id=_text(entry.get(NOTE_RUN_ID)),
                 build=_text(entry.get(NOTE_BUILD) or entry.get(NOTE_BATCH)),
                 why=_text(entry.get(NOTE_WHY)),

@@ -23,6 +23,12 @@ class DailyCategoryMetrics(Table):
         primary_keys=("order_date", "category"),
         upstream=("fact_order_items", "product_x_category", "dim_category"),
         strategy=by_date("order_date", via={"product_x_category": "product_id"}),
+        column_descriptions={
+            "order_date": "The UTC date the items' orders were placed on; the partition.",
+            "category": "The category's name; an item counts in each category of its product.",
+            "mean_revenue": "The mean item revenue (`quantity * base_price`), to the cent.",
+            "median_revenue": "The exact median item revenue, to the cent.",
+        },
         rules=(
             between(
                 "mean_revenue", max_value=100_000, severity="fail", name="mean_revenue_plausible"

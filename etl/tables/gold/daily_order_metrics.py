@@ -23,6 +23,12 @@ class DailyOrderMetrics(Table):
         primary_keys=("order_date",),
         upstream=("fact_orders",),
         strategy=by_date("order_date"),
+        column_descriptions={
+            "order_date": "The UTC date orders were placed on; the table's partition.",
+            "order_count": "Orders placed that day.",
+            "total_revenue": "The exact sum of those orders' `total_price_usd`.",
+            "mean_revenue": "`total_revenue / order_count`, rounded half up to the cent.",
+        },
         rules=(
             between(
                 "mean_revenue", max_value=100_000, severity="fail", name="mean_revenue_plausible"

@@ -35,6 +35,25 @@ class WideOrderItems(Table):
                 "product_x_category": "product_id",
             },
         ),
+        column_descriptions={
+            "orderitem_id": "The order item's id upstream.",
+            "order_id": "The order it belongs to.",
+            "product_id": "The product ordered.",
+            "seller_id": "The seller who sold it.",
+            "quantity": "Units ordered.",
+            "base_price_usd": "The unit price before tax, in USD.",
+            "tax_usd": "The tax on the item, in USD.",
+            "revenue_usd": "`quantity * base_price_usd`, in USD.",
+            "order_ts": "When its order was placed (UTC).",
+            "order_date": "The UTC date of `order_ts`; the table's partition.",
+            "created_ts": "When the item row was created upstream.",
+            "product_name": "The product's name; null when the product is missing.",
+            "brand_name": "The product's brand.",
+            "manufacturer_name": "The product's manufacturer.",
+            "price_usd": "The product's list price now, in USD.",
+            "store_name": "The seller's store; null when the seller is missing.",
+            "category_names": "The product's categories, sorted; empty for none.",
+        },
     )
 
     def transform(

@@ -22,6 +22,24 @@ class WideOrders(Table):
         upstream=("fact_orders", "fact_order_items", "dim_buyer"),
         partition_by=("order_date",),
         strategy=merge("order_id", via={"fact_order_items": "order_id", "dim_buyer": "buyer_id"}),
+        column_descriptions={
+            "order_id": "The order's id upstream.",
+            "buyer_id": "The buyer who placed the order.",
+            "order_ts": "When the order was placed (UTC).",
+            "order_date": "The UTC date of `order_ts`; the table's partition.",
+            "total_price_usd": "The order's total as the shop recorded it, in USD.",
+            "created_ts": "When the order row was created upstream.",
+            "last_updated_ts": "When the order row last changed upstream.",
+            "user_id": "The buyer's user account.",
+            "username": "The buyer's user name.",
+            "email": "The buyer's email address (personal data).",
+            "first_name": "The buyer's first name (personal data).",
+            "last_name": "The buyer's last name (personal data).",
+            "country": "The buyer's country.",
+            "item_count": "How many order items the order has (0 for none).",
+            "item_quantity": "The units ordered over all its items (0 for none).",
+            "items_revenue_usd": "The sum of its items' `quantity * base_price`, in USD.",
+        },
     )
 
     def transform(

@@ -13,30 +13,20 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import timedelta
 from pathlib import Path
 
 import pytest
 from pyspark.sql import SparkSession
 
 import etl.tables
-from datagen import generate
 from etl.core.lake import LakeLog
 from etl.core.pipeline import RunSummary, new_context, run_pipeline
 from etl.core.planning import PlannedTable, plan_run
 from etl.core.registry import Registry
 from etl.core.rollback import restore_table
 from etl.core.settings import Settings
-from etl.core.table import end_of_day
-from etl.core.upstream import connect
 from tests.e2e.reports import pipeline_settings, upstream_at
-from tests.fixtures.postgres import (
-    TEST_END_DATE,
-    TEST_SCALE,
-    TEST_SEED,
-    load_into,
-    scratch_database,
-)
+from tests.fixtures.postgres import TEST_END_DATE, change_an_email, generated_shop
 
 pytestmark = [pytest.mark.spark, pytest.mark.postgres]
 
@@ -74,12 +64,7 @@ class Shop:
         return summary
 
     def change_one_email(self) -> None:
-        with connect(self.dsn) as conn, conn.cursor() as cursor:
-            cursor.execute(
-                "UPDATE rainforest.appuser SET email = 'moved@example.com', last_updated_ts = %s "
-                "WHERE user_id = (SELECT min(user_id) FROM rainforest.appuser)",
-                (end_of_day(DAY) - timedelta(seconds=1),),
-            )
+        change_an_email(self.dsn)
 
     def versions(self) -> dict[str, int | None]:
         lake = LakeLog(self.settings)
@@ -88,8 +73,7 @@ class Shop:
 
 @pytest.fixture
 def shop(postgres_dsn: str, tmp_path: Path) -> Iterator[Shop]:
-    with scratch_database(postgres_dsn) as dsn:
-        load_into(dsn, generate(scale=TEST_SCALE, seed=TEST_SEED, end_date=TEST_END_DATE))
+    with generated_shop(postgres_dsn) as dsn:
         yield Shop(dsn, pipeline_settings(tmp_path))
 
 
