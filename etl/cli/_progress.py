@@ -16,6 +16,7 @@ from rich.table import Table as RichTable
 from etl.cli._lock import took_over_text, waiting_text
 from etl.cli._output import print_whole
 from etl.core.pipeline import (
+    UP_TO_DATE,
     TableFinished,
     TableRetried,
     TableStarted,
@@ -41,6 +42,7 @@ class ProgressPrinter:
         "ok": "[green]✓[/]",
         "failed": "[red]✗[/]",
         "skipped": "[yellow]-[/]",
+        UP_TO_DATE: "[dim]·[/]",
     }
 
     def __init__(self, console: Console | None = None) -> None:
@@ -127,7 +129,8 @@ class ProgressPrinter:
         rows = f"{changed:>10,} rows" if changed is not None else " " * 15
         name = escape(f"{outcome.layer}.{outcome.name}")
         status = outcome.shown_status
-        line = f"{self._marks[outcome.status]} {name:<40} {rows} {outcome.seconds:7.1f} s  {status}"
+        mark = self._marks[UP_TO_DATE if outcome.up_to_date else outcome.status]
+        line = f"{mark} {name:<40} {rows} {outcome.seconds:7.1f} s  {status}"
         if outcome.strategy and not outcome.up_to_date:
             line += f"  {escape(outcome.strategy)}"
             if outcome.partitions_replaced:
