@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import hashlib
 import inspect
+import sys
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -251,13 +252,32 @@ class BuildPlan:
 
 
 def definition_fingerprint(table_cls: type) -> int:
-    """A number that changes when the table class's source changes (63 bits, as marks are)."""
-    try:
-        source = inspect.getsource(table_cls)
-    except (OSError, TypeError):
-        source = repr(table_cls.spec)
-    digest = hashlib.sha256(source.encode()).digest()
+    """A number that changes when the table's code changes (63 bits, as marks are): its
+    class (spec, rules, transform) and the whole of every module of its own tables package
+    it imports from (`etl.tables.gold._money` for a gold table), whose helpers the transform
+    may call."""
+    package = table_cls.__module__.rsplit(".", 2)[0]
+    module = sys.modules.get(table_cls.__module__)
+    helpers = sorted(
+        {
+            value.__module__
+            for value in (vars(module).values() if module is not None else ())
+            if (inspect.isfunction(value) or inspect.isclass(value))
+            and value.__module__ != table_cls.__module__
+            and value.__module__.startswith(f"{package}.")
+        }
+    )
+    parts = [_source(table_cls, fallback=repr(table_cls.spec))]
+    parts += [_source(sys.modules[name], fallback=name) for name in helpers]
+    digest = hashlib.sha256("\n".join(parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
+
+
+def _source(code: object, *, fallback: str) -> str:
+    try:
+        return inspect.getsource(code)  # type: ignore[arg-type]
+    except (OSError, TypeError):
+        return fallback
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -295,8 +315,6 @@ class ToTrace:
     consumed: dict[str, int]
     since: dict[str, int]
     """Upstream table (by name) whose version moved -> the version the last build read."""
-    pending: tuple[str, ...]
-    """Upstream tables a dry run expects to change first."""
     previous_end: datetime
     time_rules: tuple[Rule, ...]
     """Rules judged against the logical date, when it moved since the last build."""
@@ -377,7 +395,6 @@ def judge(table: TableClass, planning: Planning) -> BuildPlan | ToTrace:
     return ToTrace(
         consumed=consumed,
         since=since,
-        pending=pending,
         previous_end=previous_end,
         time_rules=time_rules if time_moved else (),
         reason=reason,

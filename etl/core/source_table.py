@@ -14,7 +14,9 @@ gone upstream. Whether any key is gone is known from counts: the keys alive in t
 mark of each batch's commit) and the rows upstream; only when they disagree are the keys of
 both sides compared (one key-only scan of each). The batch, the new high-water mark and the
 live keys are one Delta commit, so a run that dies never skips or doubles a batch. The first
-run, and a run with `full_refresh`, take a full snapshot instead. A table without a
+run, and a run with `full_refresh`, take a full snapshot instead. A run whose probe of the
+upstream table finds nothing the log lacks (`SourceTable.changed_upstream`) skips the table:
+no Spark job, no commit. A table without a
 trustworthy change timestamp declares `changed_column=None`: every run then reads it whole,
 keeps only the rows that differ from the log's current state and compares every key.
 

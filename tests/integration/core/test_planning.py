@@ -11,6 +11,7 @@ import os
 import shutil
 import subprocess
 import sys
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,10 +140,25 @@ def test_plan_says_what_a_run_would_build_and_why_without_writing(
 
     assert rebuilt(shop.run(spark)) <= to_build_or_check(changed)
 
-    edited = shop.plan(_registry_with_edited_table(tmp_path))
+    edited = shop.plan(
+        _registry_with_edit(
+            tmp_path,
+            "gold/daily_order_metrics.py",
+            'fact_orders.filter(F.col("order_date").isNotNull())',
+            'fact_orders.where(F.col("order_date").isNotNull())',
+        )
+    )
     assert built(edited) == {"gold.daily_order_metrics"}
     assert edited["gold.daily_order_metrics"].reason == (
         "its definition changed since its last build"
+    )
+    helper = shop.plan(
+        _registry_with_edit(
+            tmp_path, "gold/_money.py", "F.round(amount, 2)", "F.round(amount, scale=2)"
+        )
+    )
+    assert built(helper) == {"gold.daily_order_metrics", "gold.daily_category_metrics"}, (
+        "the tables whose module imports from the edited helper module"
     )
 
     restore_table(shop.settings, REGISTRY, "dim_buyer", version=0)
@@ -176,21 +192,23 @@ def test_a_run_skips_what_is_up_to_date_and_rebuilds_what_a_change_reaches(
     assert moved == reached
 
 
-def _registry_with_edited_table(folder: Path) -> Registry:
-    """The project's tables from a copy of their package, with one transform's code changed
-    (the same rows, written differently)."""
-    package = "edited_tables"
-    copy = folder / "code" / package
+def _registry_with_edit(folder: Path, file: str, old: str, new: str) -> Registry:
+    """The project's tables from a copy of their package (importing its own helpers), with
+    `old` replaced by `new` in `file`: the same rows, written differently."""
+    package = f"edited_{uuid.uuid4().hex[:8]}"
+    copy = folder / package
     shutil.copytree(Path(etl.tables.__file__).parent, copy)
-    module = copy / "gold" / "daily_order_metrics.py"
-    code = module.read_text()
-    assert 'fact_orders.filter(F.col("order_date").isNotNull())' in code
-    module.write_text(code.replace("fact_orders.filter(", "fact_orders.where("))
-    sys.path.insert(0, str(copy.parent))
+    for module in copy.rglob("*.py"):
+        module.write_text(module.read_text().replace("from etl.tables.", f"from {package}."))
+    edited = copy / file
+    code = edited.read_text()
+    assert old in code
+    edited.write_text(code.replace(old, new))
+    sys.path.insert(0, str(folder))
     try:
         return Registry.discover(package)
     finally:
-        sys.path.remove(str(copy.parent))
+        sys.path.remove(str(folder))
 
 
 def _plan_without_java(shop: Shop) -> int:
