@@ -8,7 +8,7 @@ JDBC_JAR := /usr/share/java/postgresql.jar
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 SERVE_PORT ?= 10000
-SHOW_REPORTS := --show daily_order_report --show daily_category_report
+SHOW_REPORTS := --show daily_order_report --show daily_category_report --show funnel_report
 COMPOSE := docker compose
 # `make up`, `down` and `status` use docker compose when a Docker engine answers, else the
 # native stack (`rainforest stack`).

@@ -89,6 +89,61 @@ CLEAN_CATEGORY_REPORT_SQL = (
 """
 )
 
+# The funnel from the CTE `event`: a session is its upstream session id (every generated
+# event has one), on the UTC date of its first event, and reaches a step when it has events
+# of that step and of every one before it.
+FUNNEL_SQL = """
+    , session AS (
+        SELECT session_id, min(event_ts) AS started,
+               coalesce(bool_or(event_type = 'view'), false) AS has_view,
+               coalesce(bool_or(event_type = 'add_to_cart'), false) AS has_cart,
+               coalesce(bool_or(event_type = 'checkout'), false) AS has_checkout,
+               coalesce(bool_or(event_type = 'purchase'), false) AS has_purchase
+        FROM event GROUP BY session_id
+    ), step AS (
+        SELECT started, has_view AS viewed, has_view AND has_cart AS carted,
+               has_view AND has_cart AND has_checkout AS checked_out,
+               has_view AND has_cart AND has_checkout AND has_purchase AS purchased
+        FROM session
+    ), day AS (
+        SELECT started::date AS day, count(*) AS sessions,
+               count(*) FILTER (WHERE viewed) AS viewed,
+               count(*) FILTER (WHERE carted) AS carted,
+               count(*) FILTER (WHERE checked_out) AS checked_out,
+               count(*) FILTER (WHERE purchased) AS purchased,
+               count(*) FILTER (WHERE carted AND NOT purchased) AS abandoned
+        FROM step WHERE started IS NOT NULL GROUP BY 1
+    )
+    SELECT day, sessions, viewed, carted, checked_out, purchased, abandoned,
+           round(carted::numeric / nullif(viewed, 0), 4),
+           round(checked_out::numeric / nullif(carted, 0), 4),
+           round(purchased::numeric / nullif(checked_out, 0), 4),
+           round(purchased::numeric / sessions, 4),
+           round(abandoned::numeric / nullif(carted, 0), 4)
+    FROM day
+"""
+FUNNEL_REPORT_SQL = (
+    "WITH event AS (SELECT * FROM rainforest.clickstream WHERE session_id IS NOT NULL)" + FUNNEL_SQL
+)
+CLEAN_FUNNEL_REPORT_SQL = (
+    CLEAN
+    + """
+    , event AS (
+        SELECT * FROM (
+            SELECT c.*, row_number() OVER (
+                PARTITION BY user_id, event_type, product_id, event_ts ORDER BY clickstream_id
+            ) AS nth
+            FROM rainforest.clickstream c
+        ) c
+        WHERE session_id IS NOT NULL AND nth = 1
+          AND coalesce(event_type IN ('view', 'add_to_cart', 'checkout', 'purchase'), true)
+          AND coalesce(event_ts <= %(now)s, true)
+          AND (product_id IS NULL OR product_id IN (SELECT product_id FROM clean_product))
+    )
+"""
+    + FUNNEL_SQL
+)
+
 Report = dict[tuple[object, ...], tuple[object, ...]]
 
 
@@ -136,6 +191,28 @@ def order_report(context: RunContext) -> Report:
         "daily_order_metrics",
         ["order_date"],
         ["order_count", "total_revenue", "mean_revenue"],
+    )
+
+
+def funnel_report(context: RunContext) -> Report:
+    """The daily funnel as the lake holds it, keyed like `FUNNEL_REPORT_SQL`."""
+    return lake_report(
+        context,
+        "daily_funnel_metrics",
+        ["session_date"],
+        [
+            "sessions",
+            "viewed_sessions",
+            "cart_sessions",
+            "checkout_sessions",
+            "purchase_sessions",
+            "abandoned_carts",
+            "view_to_cart_rate",
+            "cart_to_checkout_rate",
+            "checkout_to_purchase_rate",
+            "conversion_rate",
+            "cart_abandonment_rate",
+        ],
     )
 
 

@@ -42,9 +42,11 @@ from etl.core.registry import Registry
 from etl.core.table import RunContext
 from tests.e2e.reports import (
     CLEAN_CATEGORY_REPORT_SQL,
+    CLEAN_FUNNEL_REPORT_SQL,
     CLEAN_ORDER_REPORT_SQL,
     category_report,
     clean_report_params,
+    funnel_report,
     order_report,
     pipeline_settings,
     postgres_report,
@@ -170,6 +172,8 @@ def test_reports_equal_sql_over_the_clean_rows(
     params = clean_report_params(datetime.now(UTC))
     assert orders == postgres_report(dirty_db.dsn, CLEAN_ORDER_REPORT_SQL, 1, params)
     assert categories == postgres_report(dirty_db.dsn, CLEAN_CATEGORY_REPORT_SQL, 2, params)
+    funnel = postgres_report(dirty_db.dsn, CLEAN_FUNNEL_REPORT_SQL, 1, params)
+    assert funnel_report(context) == funnel
 
 
 def test_a_broken_fail_rule_exits_non_zero_naming_the_rule(

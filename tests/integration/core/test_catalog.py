@@ -16,18 +16,21 @@ from etl.core.errors import ConfigError, TableNotFoundError
 from etl.core.registry import Registry
 from etl.core.settings import Settings
 from etl.tables.gold.daily_category_metrics import DailyCategoryMetrics
+from etl.tables.gold.daily_funnel_metrics import DailyFunnelMetrics
 from etl.tables.gold.daily_order_metrics import DailyOrderMetrics
 from tests.fixtures.reports import (
     CATEGORY_REPORT_CSV,
+    FUNNEL_REPORT_CSV,
     ORDER_REPORT_CSV,
     write_category_metrics,
+    write_funnel_metrics,
     write_order_metrics,
 )
 
 pytestmark = pytest.mark.spark
 
 VIEWS = Path(str(files("etl.interface")))
-REGISTRY = Registry([DailyOrderMetrics, DailyCategoryMetrics])
+REGISTRY = Registry([DailyOrderMetrics, DailyCategoryMetrics, DailyFunnelMetrics])
 
 
 @pytest.fixture
@@ -53,16 +56,20 @@ def test_report_views_answer_with_their_columns_in_date_order(
 ) -> None:
     write_order_metrics(session, local_settings)
     write_category_metrics(session, local_settings)
+    write_funnel_metrics(session, local_settings)
     catalog = _catalog(session, local_settings)
 
     assert _csv(session, "SELECT * FROM daily_order_report") == ORDER_REPORT_CSV
     assert _csv(session, "SELECT * FROM daily_category_report") == CATEGORY_REPORT_CSV
+    assert _csv(session, "SELECT * FROM funnel_report") == FUNNEL_REPORT_CSV
     assert catalog.missing == {}
     assert {(e.name, e.kind, e.layer) for e in catalog.entries} == {
         ("daily_order_metrics", "table", "gold"),
         ("daily_category_metrics", "table", "gold"),
+        ("daily_funnel_metrics", "table", "gold"),
         ("daily_order_report", "view", "interface"),
         ("daily_category_report", "view", "interface"),
+        ("funnel_report", "view", "interface"),
     }
 
 
@@ -86,6 +93,7 @@ def test_an_unbuilt_table_and_the_view_over_it_say_how_to_build_them(
     session: SparkSession, local_settings: Settings
 ) -> None:
     write_order_metrics(session, local_settings)
+    write_funnel_metrics(session, local_settings)
     catalog = _catalog(session, local_settings)
 
     assert set(catalog.missing) == {"daily_category_metrics", "daily_category_report"}

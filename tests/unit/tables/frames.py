@@ -55,6 +55,8 @@ SILVER = {
     "product_x_category": "product_id BIGINT, category_id BIGINT",
     "fact_ratings": "rating_id BIGINT, product_id BIGINT, user_id BIGINT, rating SMALLINT, "
     f"{AUDIT}",
+    "fact_clickstream": "clickstream_id BIGINT, session_id BIGINT, user_id BIGINT, "
+    "event_type STRING, product_id BIGINT, order_id BIGINT, event_ts TIMESTAMP, event_date DATE",
 }
 
 INGESTED = datetime(2024, 3, 10, 6, 0, tzinfo=UTC)
