@@ -50,7 +50,7 @@ def plan(
     output: Annotated[
         PlanFormat,
         typer.Option(
-            "--format", help="text: a table for people; json: one object per table, for tools."
+            "--format", help="text: a table for people; json: one JSON object per line and table."
         ),
     ] = PlanFormat.text,
 ) -> None:
@@ -79,7 +79,8 @@ def plan(
     seconds = time.perf_counter() - started
     if output is PlanFormat.json:
         for line in planned:
-            console.print_json(json.dumps({"logical_date": day.isoformat(), **asdict(line)}))
+            record = json.dumps({"logical_date": day.isoformat(), **asdict(line)})
+            console.print(record, markup=False, highlight=False, soft_wrap=True)
         return
     listing = RichTable(title=f"Plan for {day} in {settings.warehouse_uri}", title_justify="left")
     for column in ("table", "action", "how", "why", "touches"):

@@ -7,6 +7,7 @@ was and start no JVM.
 
 from __future__ import annotations
 
+import json
 import os
 import shutil
 import subprocess
@@ -212,20 +213,29 @@ def _registry_with_edit(folder: Path, file: str, old: str, new: str) -> Registry
 
 
 def _plan_without_java(shop: Shop) -> int:
-    """`rainforest plan` with no Java to start: it must not need one."""
+    """`rainforest plan` with no Java to start (it must not need one), as text and as JSON."""
     env = {
         **os.environ,
         "JAVA_HOME": "/nonexistent/java",
         "RAINFOREST_PG_DSN": shop.dsn,
         "RAINFOREST_WAREHOUSE": shop.settings.warehouse,
     }
-    done = subprocess.run(
-        [str(RAINFOREST), "plan", "--date", DAY.isoformat()],
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
-    assert f"{len(EVERY_TABLE)} to build, 0 to check" in done.stdout, done.stdout + done.stderr
+
+    def plan(*options: str) -> subprocess.CompletedProcess[str]:
+        return subprocess.run(
+            [str(RAINFOREST), "plan", "--date", DAY.isoformat(), *options],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+
+    text, as_json = plan(), plan("--format", "json")
+    assert f"{len(EVERY_TABLE)} to build, 0 to check" in text.stdout, text.stdout + text.stderr
+    records = [json.loads(line) for line in as_json.stdout.splitlines()]
+    assert {record["table"] for record in records} == EVERY_TABLE
+    assert {(r["action"], r["reason"], r["logical_date"]) for r in records} == {
+        ("build", "never built", DAY.isoformat())
+    }
     assert not Path(shop.settings.warehouse).exists()
-    return done.returncode
+    return text.returncode or as_json.returncode
