@@ -39,8 +39,9 @@ def lineage(
         typer.Option(
             "--columns",
             help="For every column, the columns it comes from and how (copied, renamed, "
-            "computed, aggregated, join key, filter), back to Postgres. Starts a local Spark "
-            "session and needs the source tables built (their schemas are read).",
+            "computed, aggregated, join key), back to Postgres, and the join keys and filters "
+            "that chose the rows. Starts a local Spark session and needs the source tables "
+            "built (their schemas are read).",
         ),
     ] = False,
     output: Annotated[

@@ -344,8 +344,8 @@ def judge(table: TableClass, planning: Planning) -> BuildPlan | ToTrace:
         return full("full refresh asked for")
     uri = table.uri_in(planning.settings)
     names = table.mark_names(registry)
-    recorded = lake.marks(uri, names)
-    if not lake.exists(uri):
+    built, recorded = lake.state(uri, names)
+    if built is None:
         return full("never built")
     if len(recorded) < len(names):
         return full("its last build left no record of what it read")

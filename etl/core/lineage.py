@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     from etl.core.registry import Registry
     from etl.core.table import RunContext
 
-How = Literal["copied", "renamed", "computed", "aggregated", "join key", "filter"]
+How = Literal["copied", "renamed", "computed", "aggregated", "join key"]
 _STRENGTH: dict[str, int] = {"copied": 0, "renamed": 1, "computed": 2, "aggregated": 3}
 """Following a column through several steps, the strongest step names how it was made."""
 

@@ -151,7 +151,7 @@ def _plan_lake_table(
             return PlannedTable(
                 table=qualified, action="skip", how="", reason=judged.reason, touches="nothing"
             )
-        held = lake.rows(table.uri_in(settings)) if lake.exists(table.uri_in(settings)) else 0
+        held = lake.rows(table.uri_in(settings))
         return PlannedTable(
             table=qualified,
             action="build",

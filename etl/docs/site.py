@@ -16,6 +16,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+import pyarrow as pa
 from jinja2 import Environment, PackageLoader, select_autoescape
 from markupsafe import Markup, escape
 from pyspark.sql.pandas.types import from_arrow_type
@@ -23,7 +24,7 @@ from pyspark.sql.pandas.types import from_arrow_type
 from etl.core.lake import LakeLog
 from etl.core.lake.records import read_records
 from etl.core.lake.storage import Storage, local_path
-from etl.core.lake.versions import table_history
+from etl.core.lake.versions import TableVersion, table_history
 from etl.core.lineage import ColumnRef, ColumnSource, TableLineage, table_graph
 from etl.core.quality.results import data_docs_folder, results_uri
 from etl.core.runlog import LoggedTable, read_run_log
@@ -88,7 +89,7 @@ class TablePage:
     joins: tuple[tuple[ColumnRef, ColumnRef], ...] = ()
     filters: tuple[ColumnRef, ...] = ()
     charts: dict[str, str] = field(default_factory=dict)
-    """Chart title -> file name, beside the page."""
+    """Chart title -> file name, beside the page (none for a table never built)."""
 
     @property
     def undocumented(self) -> int:
@@ -115,20 +116,24 @@ def build_site(
     pages_folder.mkdir(parents=True, exist_ok=True)
     pages = []
     for table in registry.build_order():
+        uri = table.uri_in(settings)
+        # One read of the recent history serves the page's facts and its charts.
+        versions = table_history(uri, storage, last=VERSIONS_CHARTED) if lake.exists(uri) else []
+        charts = {}
+        for title, (file_name, points, unit) in _histories(table, versions).items():
+            (pages_folder / file_name).write_text(history_chart(points, title=title, unit=unit))
+            charts[title] = file_name
         page = _page(
             table,
-            lake,
-            storage,
-            settings,
+            lake.schema(uri) if versions else None,
+            versions,
             runs=runs.get(table.spec.qualified_name, []),
             checks=checks.get(table.spec.qualified_name, []),
             lineage=by_table.get(table.spec.qualified_name),
             edges=edges,
             source_schema=source_schema,
+            charts=charts,
         )
-        for title, (file_name, points, unit) in _histories(table, storage, settings).items():
-            (pages_folder / file_name).write_text(history_chart(points, title=title, unit=unit))
-            page.charts[title] = file_name
         pages.append(page)
     data_docs = _copy_data_docs(settings, folder)
     templates = _templates()
@@ -156,21 +161,20 @@ def build_site(
 
 def _page(
     table: type[Table],
-    lake: LakeLog,
-    storage: Storage,
-    settings: Settings,
+    schema: pa.Schema | None,
+    versions: Sequence[TableVersion],
     *,
     runs: list[LoggedTable],
     checks: list[dict[str, object]],
     lineage: TableLineage | None,
     edges: Sequence[tuple[str, str]],
     source_schema: str,
+    charts: dict[str, str],
 ) -> TablePage:
+    """The page of `table`, whose latest `schema` and recent `versions` (newest first) are
+    read already."""
     spec = table.spec
     name = spec.qualified_name
-    uri = table.uri_in(settings)
-    schema = lake.schema(uri)
-    version = lake.version(uri)
     sources = lineage.columns if lineage is not None else {}
     types = {f.name: from_arrow_type(f.type).simpleString() for f in schema} if schema else {}
     names = list(types) or list(sources)
@@ -183,7 +187,7 @@ def _page(
         )
         for column in names
     )
-    history = table_history(uri, storage, last=1) if version is not None else []
+    latest = versions[0] if versions else None
     return TablePage(
         table=table,
         name=name,
@@ -191,19 +195,20 @@ def _page(
         description=spec.description or (table.__doc__ or "").strip(),
         upstream=tuple(source for source, target in edges if target == name),
         downstream=tuple(target for source, target in edges if source == name),
-        version=version,
-        rows=history[0].rows if history else None,
-        size_bytes=history[0].size_bytes if history else None,
+        version=latest.version if latest else None,
+        rows=latest.rows if latest else None,
+        size_bytes=latest.size_bytes if latest else None,
         columns=columns,
         runs=tuple(reversed(runs[-RUNS_SHOWN:])),
         quality=_trend(table, checks),
-        graph=draw(table_graph_around(edges, name), highlighted=name),
+        graph=draw(_edges_around(edges, name), highlighted=name),
         joins=lineage.joins if lineage is not None else (),
         filters=lineage.filters if lineage is not None else (),
+        charts=charts,
     )
 
 
-def table_graph_around(edges: Sequence[tuple[str, str]], name: str) -> list[tuple[str, str]]:
+def _edges_around(edges: Sequence[tuple[str, str]], name: str) -> list[tuple[str, str]]:
     """The edges into and out of `name`: the tables it reads and those that read it."""
     return [(source, target) for source, target in edges if name in (source, target)]
 
@@ -218,17 +223,16 @@ def _described(table: type[Table], column: str, source_schema: str) -> str | Non
 
 
 def _histories(
-    table: type[Table], storage: Storage, settings: Settings
+    table: type[Table], versions: Sequence[TableVersion]
 ) -> dict[str, tuple[str, list[tuple[datetime, float]], str]]:
-    """Chart title -> (file name, points, unit) for the rows and bytes of recent versions."""
-    uri = table.uri_in(settings)
-    if not LakeLog(settings).exists(uri):
+    """Chart title -> (file name, points, unit) for the rows and bytes of `versions`."""
+    if not versions:
         return {}
-    versions = list(reversed(table_history(uri, storage, last=VERSIONS_CHARTED)))
+    oldest_first = list(reversed(versions))
     name = table.spec.qualified_name
     return {
-        "Rows": (f"{name}.rows.svg", [(v.timestamp, v.rows) for v in versions], ""),
-        "Storage": (f"{name}.size.svg", [(v.timestamp, v.size_bytes) for v in versions], "B"),
+        "Rows": (f"{name}.rows.svg", [(v.timestamp, v.rows) for v in oldest_first], ""),
+        "Storage": (f"{name}.size.svg", [(v.timestamp, v.size_bytes) for v in oldest_first], "B"),
     }
 
 
