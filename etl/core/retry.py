@@ -69,6 +69,8 @@ def transient_cause(error: BaseException) -> str | None:
         ):
             return _first_line(error)
         for line in str(current).splitlines():
+            if _is_stack_frame(line):
+                continue
             if any(sign in line.lower() for sign in _TRANSIENT_SIGNS):
                 return _first_line(error, line)
         current = current.__cause__ or current.__context__
@@ -102,6 +104,12 @@ def attempts(
         reraise=True,
     )
     return retrying(call)
+
+
+def _is_stack_frame(line: str) -> bool:
+    """A JVM stack frame that a Spark error's text carries: it names methods, not causes (a
+    frame in `withInternalError` is in every analysis error's trace)."""
+    return line.strip().startswith("at ")
 
 
 def _first_line(error: BaseException, line: str | None = None) -> str:

@@ -50,6 +50,11 @@ def test_transient_failures_are_retried(error: Exception) -> None:
         LakeWriteError("column 'price' is decimal(10,2) in the table but string in the new data"),
         RuntimeError("org.postgresql.util.PSQLException: ERROR: syntax error at or near"),
         KeyError("order_id"),
+        RuntimeError(
+            "[WINDOW_FUNCTION_NOT_ALLOWED_IN_CLAUSE] It is not allowed to use window functions "
+            "inside WHERE clause.\n\tat org.apache.spark.sql.execution.QueryExecution$"
+            ".withInternalError(QueryExecution.scala:927)"
+        ),
     ],
 )
 def test_permanent_failures_are_not(error: Exception) -> None:
