@@ -17,6 +17,7 @@ leaves the marks where they were, and the next build recomputes the same rows ag
 
 from __future__ import annotations
 
+import ast
 import hashlib
 import inspect
 import sys
@@ -25,6 +26,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from functools import reduce
+from types import ModuleType
 from typing import TYPE_CHECKING, Any, Literal, Protocol
 
 from pyspark.sql import Column, DataFrame, Row
@@ -254,23 +256,32 @@ class BuildPlan:
 def definition_fingerprint(table_cls: type) -> int:
     """A number that changes when the table's code changes (63 bits, as marks are): its
     class (spec, rules, transform) and the whole of every module of its own tables package
-    it imports from (`etl.tables.gold._money` for a gold table), whose helpers the transform
-    may call."""
+    its module imports from (`etl.tables.gold._money` for a gold table), whose helpers and
+    constants the table uses."""
     package = table_cls.__module__.rsplit(".", 2)[0]
     module = sys.modules.get(table_cls.__module__)
     helpers = sorted(
-        {
-            value.__module__
-            for value in (vars(module).values() if module is not None else ())
-            if (inspect.isfunction(value) or inspect.isclass(value))
-            and value.__module__ != table_cls.__module__
-            and value.__module__.startswith(f"{package}.")
-        }
+        name
+        for name in _imported_modules(module)
+        if name != table_cls.__module__ and name.startswith(f"{package}.") and name in sys.modules
     )
     parts = [_source(table_cls, fallback=repr(table_cls.spec))]
     parts += [_source(sys.modules[name], fallback=name) for name in helpers]
     digest = hashlib.sha256("\n".join(parts).encode()).digest()
     return int.from_bytes(digest[:8], "big") >> 1
+
+
+def _imported_modules(module: ModuleType | None) -> set[str]:
+    """The modules `module`'s code imports, by its import statements: a constant imported by
+    value (`from ._money import USD_SUM`) leaves no trace among the module's attributes."""
+    source = _source(module, fallback="") if module is not None else ""
+    imported: set[str] = set()
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.ImportFrom) and node.module is not None and node.level == 0:
+            imported.add(node.module)
+        elif isinstance(node, ast.Import):
+            imported.update(alias.name for alias in node.names)
+    return imported
 
 
 def _source(code: object, *, fallback: str) -> str:

@@ -11,7 +11,7 @@ run may find that no change touches a table's rows, and skip it).
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from typing import TYPE_CHECKING, Literal, Protocol
 
@@ -30,7 +30,8 @@ if TYPE_CHECKING:
 
 Action = Literal["build", "check", "skip"]
 """`check`: the run traces its inputs' changes to rows, and builds only the rows they touch,
-or skips the table when they touch none."""
+or skips the table when they touch none; or the table is rebuilt whole, but only if an input
+that the run checks first does change."""
 
 
 class _Registry(Protocol):
@@ -81,7 +82,7 @@ def plan_run(
                 force=force,
             )
             continue
-        building = frozenset(n for n in table.spec.upstream if planned[n].action != "skip")
+        visited = {n: planned[n].action for n in table.spec.upstream}
         planning = Planning(
             lake=lake,
             registry=registry,
@@ -89,10 +90,26 @@ def plan_run(
             run_date_end=run_date_end,
             full_refresh=full_refresh,
             force=force,
-            pending=building,
+            pending=frozenset(n for n, action in visited.items() if action != "skip"),
         )
-        planned[name] = _plan_lake_table(table, judge(table, planning), lake, settings, force)
+        line = _plan_lake_table(table, judge(table, planning), lake, settings, force)
+        if line.action == "build" and "check" in visited.values():
+            certain = replace(
+                planning, pending=frozenset(n for n, a in visited.items() if a == "build")
+            )
+            if _up_to_date(judge(table, certain)):
+                line = _maybe_whole(line)
+        planned[name] = line
     return list(planned.values())
+
+
+def _up_to_date(judged: BuildPlan | ToTrace) -> bool:
+    return isinstance(judged, BuildPlan) and judged.mode == "up_to_date"
+
+
+def _maybe_whole(line: PlannedTable) -> PlannedTable:
+    """A table rebuilt whole only if an input the run checks first does change."""
+    return replace(line, action="check", touches=f"{line.touches}, if an input changes")
 
 
 def _plan_source(
