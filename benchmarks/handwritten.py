@@ -8,7 +8,8 @@ execution, JDBC driver, JIT) in Spark's own JVM, without what the framework adds
 (`etl.core.jvm`: the class archive, the local file system without a `chmod` per file), one
 table after another: each of the 13 upstream tables read over
 JDBC in ranges of its key and written as Parquet, then each silver and gold table's
-`transform` called on its inputs read back from that Parquet and written as Parquet,
+`transform` called on its inputs read back from that Parquet (a history's versions made from
+its source's rows) and written as Parquet,
 partitioned as its spec says. No checks, no Delta, no change log, no run log, no
 concurrency: only the work the pipeline cannot do without.
 
@@ -23,6 +24,7 @@ import argparse
 import inspect
 import math
 import time
+from datetime import date
 from pathlib import Path
 
 from psycopg2 import sql
@@ -30,6 +32,7 @@ from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql import functions as F
 
 from datagen import SCHEMA
+from etl.core.history import HistoryTable, history
 from etl.core.registry import Registry
 from etl.core.session import build_session
 from etl.core.settings import Settings
@@ -68,6 +71,8 @@ def run_job(spark: SparkSession, upstream: Upstream, output: Path) -> list[Path]
         started = time.perf_counter()
         if issubclass(table, SourceTable):
             frame = _extracted(spark, upstream, table.spec.name, table.spec.key)
+        elif issubclass(table, HistoryTable):
+            frame = _first_history(spark, table, output, registry)
         else:
             inputs = {
                 name: spark.read.parquet(str(_folder(output, registry.get(name))))
@@ -82,6 +87,18 @@ def run_job(spark: SparkSession, upstream: Upstream, output: Path) -> list[Path]
         seconds = time.perf_counter() - started
         print(f"{table.spec.qualified_name}: {seconds:.1f} s", flush=True)
     return paths
+
+
+def _first_history(
+    spark: SparkSession, table: type[HistoryTable], output: Path, registry: Registry
+) -> DataFrame:
+    """A history's first build: the versions the source's rows make, with nothing before."""
+    spec = table.spec
+    inputs = {
+        name: spark.read.parquet(str(_folder(output, registry.get(name)))) for name in spec.upstream
+    }
+    versions = history(inputs.pop(spec.source), None, spec, gone_after=date.today())
+    return table.shape(table.__new__(table), versions, **inputs)
 
 
 def _folder(output: Path, table: type[Table]) -> Path:

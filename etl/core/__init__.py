@@ -21,6 +21,7 @@ from etl.core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from etl.core.dataset import ETLDataSet, TableSpec
+    from etl.core.history import HistoryTable, history_spec
     from etl.core.quality.rules import (
         EMAIL,
         Rule,
@@ -46,6 +47,7 @@ __all__ = [
     "EMAIL",
     "INGESTION_DATE",
     "ETLDataSet",
+    "HistoryTable",
     "Rule",
     "Severity",
     "SourceTable",
@@ -58,6 +60,7 @@ __all__ = [
     "expect",
     "first_of",
     "full",
+    "history_spec",
     "in_set",
     "matches",
     "mean_between",
@@ -74,6 +77,8 @@ _HOMES = {
     "ETLDataSet": "etl.core.dataset",
     "TableSpec": "etl.core.dataset",
     "Table": "etl.core.table",
+    "HistoryTable": "etl.core.history",
+    "history_spec": "etl.core.history",
     "SourceTable": "etl.core.source_table",
     "source_spec": "etl.core.source_table",
     "INGESTION_DATE": "etl.core.source_table",

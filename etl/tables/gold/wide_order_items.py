@@ -11,8 +11,12 @@ from etl.core import Table, TableSpec, merge
 class WideOrderItems(Table):
     """One row per order item, with product, seller and category attributes.
 
-    Dimensions are left-joined, so an item whose product or seller is missing stays, with
-    null attributes; `category_names` is sorted and empty for a product in no category.
+    The product's name and list price are those of its version valid when the order was
+    placed (a point-in-time join on `dim_product_history`: `valid_from <= order_ts <
+    valid_to`), so a repricing later does not rewrite past orders; brand, manufacturer,
+    seller and categories are today's. Dimensions are left-joined, so an item whose product
+    or seller is missing, or whose order has no time, stays with null attributes;
+    `category_names` is sorted and empty for a product in no category.
     """
 
     spec = TableSpec(
@@ -22,6 +26,7 @@ class WideOrderItems(Table):
         upstream=(
             "fact_order_items",
             "dim_product",
+            "dim_product_history",
             "dim_seller",
             "product_x_category",
             "dim_category",
@@ -31,6 +36,7 @@ class WideOrderItems(Table):
             "orderitem_id",
             via={
                 "dim_product": "product_id",
+                "dim_product_history": "product_id",
                 "dim_seller": "seller_id",
                 "product_x_category": "product_id",
             },
@@ -47,10 +53,10 @@ class WideOrderItems(Table):
             "order_ts": "When its order was placed (UTC).",
             "order_date": "The UTC date of `order_ts`; the table's partition.",
             "created_ts": "When the item row was created upstream.",
-            "product_name": "The product's name; null when the product is missing.",
+            "product_name": "The product's name when the order was placed.",
             "brand_name": "The product's brand.",
             "manufacturer_name": "The product's manufacturer.",
-            "price_usd": "The product's list price now, in USD.",
+            "price_usd": "The product's list price when the order was placed, in USD.",
             "store_name": "The seller's store; null when the seller is missing.",
             "category_names": "The product's categories, sorted; empty for none.",
         },
@@ -60,12 +66,23 @@ class WideOrderItems(Table):
         self,
         fact_order_items: DataFrame,
         dim_product: DataFrame,
+        dim_product_history: DataFrame,
         dim_seller: DataFrame,
         product_x_category: DataFrame,
         dim_category: DataFrame,
     ) -> DataFrame:
-        products = dim_product.select(
-            "product_id", "product_name", "brand_name", "manufacturer_name", "price_usd"
+        makers = dim_product.select("product_id", "brand_name", "manufacturer_name")
+        then = dim_product_history.select(
+            F.col("product_id").alias("_product_id"),
+            "valid_from",
+            "valid_to",
+            "product_name",
+            "price_usd",
+        )
+        valid_then = (
+            (F.col("_product_id") == F.col("product_id"))
+            & (F.col("valid_from") <= F.col("order_ts"))
+            & (F.col("valid_to").isNull() | (F.col("order_ts") < F.col("valid_to")))
         )
         sellers = dim_seller.select("seller_id", "store_name")
         categories = (
@@ -74,7 +91,8 @@ class WideOrderItems(Table):
             .agg(F.array_sort(F.collect_list("category_name")).alias("category_names"))
         )
         return (
-            fact_order_items.join(products, "product_id", "left")
+            fact_order_items.join(then, valid_then, "left")
+            .join(makers, "product_id", "left")
             .join(sellers, "seller_id", "left")
             .join(categories, "product_id", "left")
             .select(

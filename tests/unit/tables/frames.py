@@ -53,6 +53,9 @@ SILVER = {
     "manufacturer_id BIGINT, manufacturer_name STRING, manufacturer_country STRING, "
     "mean_rating DOUBLE, rating_count BIGINT",
     "product_x_category": "product_id BIGINT, category_id BIGINT",
+    "dim_product_history": "product_id BIGINT, product_name STRING, description STRING, "
+    "price_usd DECIMAL(10,2), brand_id BIGINT, manufacturer_id BIGINT, version INT, "
+    "valid_from TIMESTAMP, valid_to TIMESTAMP, is_current BOOLEAN",
     "fact_ratings": "rating_id BIGINT, product_id BIGINT, user_id BIGINT, rating SMALLINT, "
     f"{AUDIT}",
     "fact_clickstream": "clickstream_id BIGINT, session_id BIGINT, user_id BIGINT, "

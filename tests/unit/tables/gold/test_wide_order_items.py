@@ -1,4 +1,5 @@
-"""wide_order_items: each item with its product, seller and sorted category names."""
+"""wide_order_items: each item with its product as it was then, seller and sorted category
+names."""
 
 from __future__ import annotations
 
@@ -25,6 +26,10 @@ def test_items_with_product_seller_and_categories(spark: SparkSession) -> None:
              ts(1, 9), date(2024, 3, 1), ts(1, 9)),  # product in no category
             (102, 2, 999, 99, 1, Decimal("1.00"), Decimal("0.10"), Decimal("1.00"),
              ts(2, 9), date(2024, 3, 2), ts(2, 9)),  # unknown product and seller
+            (103, 3, 500, 7, 1, Decimal("24.99"), Decimal("0.00"), Decimal("24.99"),
+             ts(1, 12), date(2024, 3, 1), ts(1, 12)),  # ordered as the product's price moved
+            (104, 4, 501, 8, 1, Decimal("5.25"), Decimal("0.00"), Decimal("5.25"),
+             ts(1, 3), date(2024, 3, 1), ts(1, 3)),  # before the product's first version
         ],
     )  # fmt: skip
     dim_product = silver(
@@ -43,12 +48,22 @@ def test_items_with_product_seller_and_categories(spark: SparkSession) -> None:
             (8, 1002, "Cat's", "cat", "cat@example.com", "FR", ts(4), ts(2)),
         ],
     )
+    dim_product_history = silver(
+        spark,
+        "dim_product_history",
+        [
+            (500, "Kite", "Red kite", Decimal("19.99"), 1, 1, 1, ts(1), ts(1, 12), False),
+            (500, "Kite XL", "Red kite", Decimal("24.99"), 1, 1, 2, ts(1, 12), None, True),
+            (501, "Yoyo", None, Decimal("5.25"), 2, 1, 1, ts(1, 6), None, True),
+        ],
+    )
     product_x_category = silver(spark, "product_x_category", [(500, 2), (500, 1)])
     dim_category = silver(spark, "dim_category", [(1, "Toys"), (2, "Books"), (3, "Garden")])
 
     out = WideOrderItems(NO_CONTEXT).transform(
         fact_order_items=fact_order_items,
         dim_product=dim_product,
+        dim_product_history=dim_product_history,
         dim_seller=dim_seller,
         product_x_category=product_x_category,
         dim_category=dim_category,
@@ -109,6 +124,24 @@ def test_items_with_product_seller_and_categories(spark: SparkSession) -> None:
             "manufacturer_name": None,
             "price_usd": None,
             "store_name": None,
+            "category_names": [],
+        },
+        {
+            "orderitem_id": 103,
+            "product_name": "Kite XL",
+            "brand_name": "Acme",
+            "manufacturer_name": "Forge",
+            "price_usd": Decimal("24.99"),
+            "store_name": "New Shop",
+            "category_names": ["Books", "Toys"],
+        },
+        {
+            "orderitem_id": 104,
+            "product_name": None,
+            "brand_name": None,
+            "manufacturer_name": "Forge",
+            "price_usd": None,
+            "store_name": "Cat's",
             "category_names": [],
         },
     ]
