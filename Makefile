@@ -8,7 +8,8 @@ JDBC_JAR := /usr/share/java/postgresql.jar
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 SERVE_PORT ?= 10000
-SHOW_REPORTS := --show daily_order_report --show daily_category_report --show funnel_report
+SHOW_REPORTS := --show daily_order_report --show daily_category_report --show funnel_report \
+	--show daily_business_report --show customer_segments_report --show product_performance_report
 COMPOSE := docker compose
 # `make up`, `down` and `status` use docker compose when a Docker engine answers, else the
 # native stack (`rainforest stack`).
@@ -67,7 +68,7 @@ setup:
 	else $(MAKE) --no-print-directory install && $(RAINFOREST) db up \
 	  && $(RAINFOREST) datagen --scale 1 --if-empty; fi
 
-# The whole pipeline on the embedded default, then the first rows of both reports.
+# The whole pipeline on the embedded default, then the first rows of the reports.
 project: setup
 	@if $(COMPOSE_RUNNING); then $(IN_COMPOSE) run $(SHOW_REPORTS); \
 	else $(RAINFOREST) run $(SHOW_REPORTS); fi

@@ -42,11 +42,11 @@ from etl.core.registry import Registry
 from etl.core.table import RunContext
 from tests.e2e.reports import (
     CLEAN_CATEGORY_REPORT_SQL,
-    CLEAN_FUNNEL_REPORT_SQL,
     CLEAN_ORDER_REPORT_SQL,
+    MARTS,
+    Mart,
     category_report,
     clean_report_params,
-    funnel_report,
     order_report,
     pipeline_settings,
     postgres_report,
@@ -172,8 +172,17 @@ def test_reports_equal_sql_over_the_clean_rows(
     params = clean_report_params(datetime.now(UTC))
     assert orders == postgres_report(dirty_db.dsn, CLEAN_ORDER_REPORT_SQL, 1, params)
     assert categories == postgres_report(dirty_db.dsn, CLEAN_CATEGORY_REPORT_SQL, 2, params)
-    funnel = postgres_report(dirty_db.dsn, CLEAN_FUNNEL_REPORT_SQL, 1, params)
-    assert funnel_report(context) == funnel
+
+
+@pytest.mark.parametrize("mart", MARTS, ids=lambda mart: mart.table)
+def test_each_mart_equals_sql_over_the_clean_rows(
+    mart: Mart, dirty_run: tuple[RunContext, RunSummary], dirty_db: DirtyDatabase
+) -> None:
+    context, _ = dirty_run
+    expected = mart.expected(dirty_db.dsn, clean_rows_before=datetime.now(UTC))
+
+    assert len(expected) > 10
+    assert mart.actual(context) == expected
 
 
 def test_a_broken_fail_rule_exits_non_zero_naming_the_rule(

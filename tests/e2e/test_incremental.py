@@ -4,8 +4,10 @@ One upstream database is loaded, then moved forward a day at a time with `datage
 (new rows, updates, late rows, deletes; one day with defects). After each day the pipeline
 runs incrementally for that date into warehouse `incremental`, and from scratch
 (`full_refresh`) into warehouse `full`; every silver and gold table must hold the same rows in
-both, and both reports must equal SQL over the clean upstream rows. One day has no upstream
-change at all, and one incremental run is killed with SIGKILL midway and run again. Then
+both, and both reports must equal SQL over the clean upstream rows. After the ten days, the
+dimension histories hold exactly the versions the upstream states of each day make. One day
+has no upstream change at all, and one incremental run is killed with SIGKILL midway and run
+again. Then
 `rainforest backfill` over three more days must equal a full refresh, and running its last
 day again must change no table (no new version) and log no bronze row.
 """
@@ -18,11 +20,12 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
+from datetime import date, datetime, time, timedelta
 from pathlib import Path
 
 import pytest
 from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import functions as F
 
 from datagen import advance
 from datagen.load import Generation
@@ -54,6 +57,22 @@ KILLED_DAY = 8
 REGISTRY = Registry.discover()
 MODELLED = [t.spec.name for t in REGISTRY.build_order() if t.spec.placed_layer != "bronze"]
 RAINFOREST = Path(sys.executable).parent / "rainforest"
+HISTORIES = {
+    "dim_product_history": (
+        "SELECT product_id, name, description, price, brand_id, manufacturer_id, created_ts, "
+        "last_updated_ts FROM rainforest.product",
+        ("product_id", "product_name", "description", "price_usd", "brand_id", "manufacturer_id"),
+    ),
+    "dim_buyer_history": (
+        "SELECT b.buyer_id, u.username, u.email, u.first_name, u.last_name, u.country, "
+        "u.created_ts, u.last_updated_ts "
+        "FROM rainforest.buyer b JOIN rainforest.appuser u USING (user_id)",
+        ("buyer_id", "username", "email", "first_name", "last_name", "country"),
+    ),
+}
+"""Per history table: the upstream rows it follows (key, tracked columns, created and updated
+stamps), and its own key and tracked columns."""
+Snapshot = tuple[date, list[tuple[object, ...]]]
 
 
 @dataclass(frozen=True)
@@ -64,6 +83,11 @@ class Shop:
     def simulated_through(self) -> date:
         with connect(self.dsn) as conn, conn.cursor() as cursor:
             return Generation.read(cursor).simulated_through
+
+    def rows(self, query: str) -> list[tuple[object, ...]]:
+        with connect(self.dsn) as conn, conn.cursor() as cursor:
+            cursor.execute(query)
+            return cursor.fetchall()
 
     def advance(self, *, dirty: float | None = None) -> date:
         with connect(self.dsn) as conn:
@@ -149,6 +173,9 @@ def _bronze_rows(context: RunContext) -> int:
 def test_ten_days_of_incremental_runs_equal_full_refreshes(spark: SparkSession, shop: Shop) -> None:
     day = shop.simulated_through()
     _run(spark, shop, "incremental", day)
+    # A history holds the versions its runs saw: both warehouses see every day's state.
+    _run(spark, shop, "full", day, full_refresh=True)
+    upstream = {name: [(day, shop.rows(query))] for name, (query, _) in HISTORIES.items()}
     for number in range(1, DAYS + 1):
         if number == QUIET_DAY:
             day = day.fromordinal(day.toordinal() + 1)
@@ -168,6 +195,13 @@ def test_ten_days_of_incremental_runs_equal_full_refreshes(spark: SparkSession, 
         categories = postgres_report(shop.dsn, CLEAN_CATEGORY_REPORT_SQL, 2, params)
         assert order_report(incremental) == orders, day
         assert category_report(incremental) == categories, day
+        for name, (query, _) in HISTORIES.items():
+            upstream[name].append((day, shop.rows(query)))
+
+    for name, (_, columns) in HISTORIES.items():
+        expected = _versions(upstream[name])
+        assert any(row[-4] > 1 for row in expected), f"{name}: some rows changed upstream"
+        assert _history(incremental, name, columns) == expected, name
 
 
 def test_a_backfill_equals_a_full_refresh_and_a_rerun_changes_nothing(
@@ -195,6 +229,48 @@ def test_a_backfill_equals_a_full_refresh_and_a_rerun_changes_nothing(
 
     assert _bronze_rows(again) == bronze_rows
     assert {t.spec.name: again.lake.version(t(again).storage_path) for t in REGISTRY} == versions
+
+
+def _versions(snapshots: list[Snapshot]) -> list[tuple[object, ...]]:
+    """The SCD2 rows that the upstream states seen by each day's run make: per key, a version
+    per change of its tracked values, from the change's stamp (the first from the row's
+    creation) to the next; a key gone from a day's state ends when that day does."""
+    versions: dict[object, list[list[object]]] = {}
+    for day, rows in snapshots:
+        seen = set()
+        for key, *values, created, updated in rows:
+            seen.add(key)
+            held = versions.setdefault(key, [])
+            if not held:
+                held.append([tuple(values), min(created, updated), None])
+            elif held[-1][0] != tuple(values):
+                held[-1][2] = updated
+                held.append([tuple(values), updated, None])
+        gone = datetime.combine(day + timedelta(days=1), time.min)
+        for key, held in versions.items():
+            if key not in seen and held[-1][2] is None:
+                held[-1][2] = gone
+    return sorted(
+        (key, *values, number, _stamp(start), _stamp(end), end is None)
+        for key, held in versions.items()
+        for number, (values, start, end) in enumerate(held, start=1)
+    )
+
+
+def _history(context: RunContext, name: str, columns: tuple[str, ...]) -> list[tuple[object, ...]]:
+    """A history table's rows as `_versions` gives them, stamps as UTC text."""
+    data = context.lake.read(REGISTRY.get(name)(context).storage_path)
+    stamps = [
+        F.date_format(column, "yyyy-MM-dd HH:mm:ss.SSSSSS").alias(column)
+        for column in ("valid_from", "valid_to")
+    ]
+    return sorted(
+        tuple(row) for row in data.select(*columns, "version", *stamps, "is_current").collect()
+    )
+
+
+def _stamp(moment: datetime | None) -> str | None:
+    return None if moment is None else moment.strftime("%Y-%m-%d %H:%M:%S.%f")
 
 
 def _assert_same_tables(mine: RunContext, theirs: RunContext, day: date | None) -> None:

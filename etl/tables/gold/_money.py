@@ -13,6 +13,8 @@ from pyspark.sql import Column
 from pyspark.sql import functions as F
 
 USD = "decimal(12,2)"
+USD_SUM = "decimal(22,2)"
+"""The type of a sum of `USD` amounts as Spark widens it, and so of a 0 where none were summed."""
 
 
 def cents(amount: Column) -> Column:

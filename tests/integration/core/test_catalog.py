@@ -15,22 +15,31 @@ from etl.core.catalog import Catalog, QueryError
 from etl.core.errors import ConfigError, TableNotFoundError
 from etl.core.registry import Registry
 from etl.core.settings import Settings
+from etl.tables.gold.customer_segments import CustomerSegments
+from etl.tables.gold.daily_business_metrics import DailyBusinessMetrics
 from etl.tables.gold.daily_category_metrics import DailyCategoryMetrics
 from etl.tables.gold.daily_funnel_metrics import DailyFunnelMetrics
 from etl.tables.gold.daily_order_metrics import DailyOrderMetrics
+from etl.tables.gold.product_performance import ProductPerformance
 from tests.fixtures.reports import (
+    BUSINESS_REPORT_CSV,
     CATEGORY_REPORT_CSV,
     FUNNEL_REPORT_CSV,
     ORDER_REPORT_CSV,
+    PRODUCT_REPORT_CSV,
+    SEGMENTS_REPORT_CSV,
     write_category_metrics,
     write_funnel_metrics,
+    write_marts,
     write_order_metrics,
 )
 
 pytestmark = pytest.mark.spark
 
 VIEWS = Path(str(files("etl.interface")))
-REGISTRY = Registry([DailyOrderMetrics, DailyCategoryMetrics, DailyFunnelMetrics])
+REPORTED = [DailyOrderMetrics, DailyCategoryMetrics, DailyFunnelMetrics]
+MARTS = [DailyBusinessMetrics, CustomerSegments, ProductPerformance]
+REGISTRY = Registry([*REPORTED, *MARTS])
 
 
 @pytest.fixture
@@ -57,19 +66,29 @@ def test_report_views_answer_with_their_columns_in_date_order(
     write_order_metrics(session, local_settings)
     write_category_metrics(session, local_settings)
     write_funnel_metrics(session, local_settings)
+    write_marts(session, local_settings)
     catalog = _catalog(session, local_settings)
 
     assert _csv(session, "SELECT * FROM daily_order_report") == ORDER_REPORT_CSV
     assert _csv(session, "SELECT * FROM daily_category_report") == CATEGORY_REPORT_CSV
     assert _csv(session, "SELECT * FROM funnel_report") == FUNNEL_REPORT_CSV
+    assert _csv(session, "SELECT * FROM daily_business_report") == BUSINESS_REPORT_CSV
+    assert _csv(session, "SELECT * FROM customer_segments_report") == SEGMENTS_REPORT_CSV
+    assert _csv(session, "SELECT * FROM product_performance_report") == PRODUCT_REPORT_CSV
     assert catalog.missing == {}
     assert {(e.name, e.kind, e.layer) for e in catalog.entries} == {
         ("daily_order_metrics", "table", "gold"),
         ("daily_category_metrics", "table", "gold"),
         ("daily_funnel_metrics", "table", "gold"),
+        ("daily_business_metrics", "table", "gold"),
+        ("customer_segments", "table", "gold"),
+        ("product_performance", "table", "gold"),
         ("daily_order_report", "view", "interface"),
         ("daily_category_report", "view", "interface"),
         ("funnel_report", "view", "interface"),
+        ("daily_business_report", "view", "interface"),
+        ("customer_segments_report", "view", "interface"),
+        ("product_performance_report", "view", "interface"),
     }
 
 
@@ -94,6 +113,7 @@ def test_an_unbuilt_table_and_the_view_over_it_say_how_to_build_them(
 ) -> None:
     write_order_metrics(session, local_settings)
     write_funnel_metrics(session, local_settings)
+    write_marts(session, local_settings)
     catalog = _catalog(session, local_settings)
 
     assert set(catalog.missing) == {"daily_category_metrics", "daily_category_report"}

@@ -127,8 +127,10 @@ def test_plan_says_what_a_run_would_build_and_why_without_writing(
 
     shop.change_one_email()
     changed = shop.plan()
-    assert built(changed) == {"bronze.appuser"}
+    assert built(changed) == {"bronze.appuser", "silver.dim_buyer_history"}
     assert to_build_or_check(changed) == downstream_of("appuser")
+    segments = changed["gold.customer_segments"]
+    assert (segments.action, segments.how) == ("check", "full"), "whole, if fact_orders changes"
     assert changed["gold.wide_orders"].how == "merge(order_id)"
     assert changed["bronze.appuser"].reason.startswith(
         "1 row changed upstream since its high-water mark"
@@ -158,9 +160,14 @@ def test_plan_says_what_a_run_would_build_and_why_without_writing(
             tmp_path, "gold/_money.py", "F.round(amount, 2)", "F.round(amount, scale=2)"
         )
     )
-    assert built(helper) == {"gold.daily_order_metrics", "gold.daily_category_metrics"}, (
-        "the tables whose module imports from the edited helper module"
-    )
+    assert built(helper) == {
+        "gold.daily_order_metrics",
+        "gold.daily_category_metrics",
+        "gold.daily_business_metrics",
+        "gold.customer_segments",
+        "gold.product_performance",
+        "gold.user_daily_features",
+    }, "the tables whose module imports from the edited helper module"
 
     restore_table(shop.settings, REGISTRY, "dim_buyer", version=0)
     restored = shop.plan()
@@ -187,8 +194,16 @@ def test_a_run_skips_what_is_up_to_date_and_rebuilds_what_a_change_reaches(
     shop.change_one_email()
     after_change = shop.run(spark)
 
-    reached = {"bronze.appuser", "silver.dim_buyer", "gold.wide_orders"}
-    assert rebuilt(after_change) == reached, "the tables that hold a buyer's email"
+    # The tables that hold a buyer's email, and the features, which map buyers to users
+    # with dim_buyer and rebuild whole when it changes.
+    reached = {
+        "bronze.appuser",
+        "silver.dim_buyer",
+        "silver.dim_buyer_history",
+        "gold.wide_orders",
+        "gold.user_daily_features",
+    }
+    assert rebuilt(after_change) == reached
     moved = {name for name, version in shop.versions().items() if version != versions[name]}
     assert moved == reached
 

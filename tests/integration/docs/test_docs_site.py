@@ -107,6 +107,7 @@ def test_the_index_draws_the_graph_and_finds_tables_by_name(
     assert visible == {
         "bronze.appuser",
         "silver.dim_buyer",
+        "silver.dim_buyer_history",
         "silver.dim_seller",
         "gold.wide_orders",
     }

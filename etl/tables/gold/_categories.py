@@ -1,0 +1,17 @@
+"""Products' categories by name, as every per-category mart counts them."""
+
+from __future__ import annotations
+
+from pyspark.sql import DataFrame
+from pyspark.sql import functions as F
+
+
+def named_categories(product_x_category: DataFrame, dim_category: DataFrame) -> DataFrame:
+    """One row per product and the name of each of its categories (`product_id`,
+    `category`); categories without a name are left out."""
+    return (
+        product_x_category.join(dim_category, "category_id")
+        .select("product_id", F.col("category_name").alias("category"))
+        .where(F.col("category").isNotNull())
+        .distinct()
+    )
