@@ -254,10 +254,10 @@ def _ends(
     day of the batch that marked it deleted; for a key the log lacks (a snapshot replaced the
     log), the end the history gave it, or the end of day `gone_after` if it was current."""
     key = spec.key
-    latest_first = Window.partitionBy(key).orderBy(
-        F.col(BATCH_ID).desc(), (F.col(CHANGE) == DELETE).desc()
-    )
     if CHANGE in log.columns:
+        latest_first = Window.partitionBy(key).orderBy(
+            F.col(BATCH_ID).desc(), (F.col(CHANGE) == DELETE).desc()
+        )
         latest = (
             log.withColumn("_rank", F.row_number().over(latest_first))
             .where(F.col("_rank") == 1)

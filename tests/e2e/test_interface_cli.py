@@ -21,9 +21,15 @@ from pyspark.sql import SparkSession
 from etl.core.settings import Settings
 from etl.services.state import free_port
 from tests.fixtures.reports import (
+    BUSINESS_REPORT_CSV,
     CATEGORY_REPORT_CSV,
+    FUNNEL_REPORT_CSV,
     ORDER_REPORT_CSV,
+    PRODUCT_REPORT_CSV,
+    SEGMENTS_REPORT_CSV,
     write_category_metrics,
+    write_funnel_metrics,
+    write_marts,
     write_order_metrics,
 )
 
@@ -34,15 +40,25 @@ BEELINE = Path(pyspark.__file__).parent / "bin" / "beeline"
 COMMAND_SECONDS = 180
 SERVER_STARTUP_SECONDS = 120
 BEELINE_PROMPT = re.compile(r"^\d+: jdbc:hive2://\S+> ")
+REPORTS = {
+    "daily_order_report": ORDER_REPORT_CSV,
+    "funnel_report": FUNNEL_REPORT_CSV,
+    "daily_business_report": BUSINESS_REPORT_CSV,
+    "customer_segments_report": SEGMENTS_REPORT_CSV,
+    "product_performance_report": PRODUCT_REPORT_CSV,
+}
+"""Every report view but the category one (which `rainforest sql` prints), and its rows."""
 
 
 @pytest.fixture(scope="module")
 def env(spark: SparkSession, tmp_path_factory: pytest.TempPathFactory) -> dict[str, str]:
-    """Environment of a command over a warehouse holding only the two gold metric tables."""
+    """Environment of a command over a warehouse holding only the gold tables of the reports."""
     root = tmp_path_factory.mktemp("interface")
     settings = Settings(warehouse=str(root / "lakehouse"))
     write_order_metrics(spark, settings)
     write_category_metrics(spark, settings)
+    write_funnel_metrics(spark, settings)
+    write_marts(spark, settings)
     return {
         **os.environ,
         "RAINFOREST_WAREHOUSE": str(root / "lakehouse"),
@@ -104,7 +120,7 @@ def test_serve_answers_jdbc_while_sql_runs_and_stops_cleanly(
                 "--silent=true",
                 "--outputformat=csv2",
                 "-e",
-                "SELECT * FROM daily_order_report",
+                "; ".join(f"SELECT * FROM {view}" for view in REPORTS),
             ],
             cwd=tmp_path,
             capture_output=True,
@@ -112,7 +128,8 @@ def test_serve_answers_jdbc_while_sql_runs_and_stops_cleanly(
             timeout=COMMAND_SECONDS,
         )
         assert beeline.returncode == 0, beeline.stderr
-        assert _without_prompt(beeline.stdout) == ORDER_REPORT_CSV
+        expected = [_over_jdbc(line) for report in REPORTS.values() for line in report]
+        assert _without_prompt(beeline.stdout) == expected
 
         # No metastore lock: another process queries the lake while the server runs.
         query = _rainforest(env, "sql", "-f", "csv", "SELECT * FROM daily_order_report")
@@ -125,6 +142,11 @@ def test_serve_answers_jdbc_while_sql_runs_and_stops_cleanly(
     finally:
         if _session_processes(server.pid):
             os.killpg(server.pid, signal.SIGKILL)
+
+
+def _over_jdbc(line: str) -> str:
+    """A fixture's CSV line as beeline prints it: nulls as `NULL`, not Python's `None`."""
+    return ",".join("NULL" if value == "None" else value for value in line.split(","))
 
 
 def _without_prompt(output: str) -> list[str]:
