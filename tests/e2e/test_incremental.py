@@ -208,6 +208,8 @@ def test_a_backfill_equals_a_full_refresh_and_a_rerun_changes_nothing(
     spark: SparkSession, shop: Shop
 ) -> None:
     _run(spark, shop, "backfill", shop.simulated_through())
+    # Histories hold the versions their runs saw: both warehouses saw the day before.
+    _run(spark, shop, "backfill_full", shop.simulated_through(), full_refresh=True)
     days = [shop.advance() for _ in range(3)]
 
     backfill = subprocess.run(
