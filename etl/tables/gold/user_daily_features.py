@@ -139,7 +139,7 @@ class UserDailyFeatures(Table):
             F.sum("revenue_usd").over(_before()).alias("_lifetime_revenue"),
         )
         return features.join(
-            _favourite_categories(events, product_x_category, dim_category, features),
+            _favourite_categories(events, product_x_category, dim_category, daily),
             ["user_id", "feature_date"],
             "left",
         ).select(
@@ -177,16 +177,16 @@ def _favourite_categories(
     events: DataFrame,
     product_x_category: DataFrame,
     dim_category: DataFrame,
-    features: DataFrame,
+    active: DataFrame,
 ) -> DataFrame:
-    """Per user and feature date, the category with the most views in the 30 days before."""
+    """Per user and day `active`, the category with the most views in the 30 days before."""
     viewed = (
         events.where(F.col("event_type") == "view")
         .join(named_categories(product_x_category, dim_category), "product_id")
         .groupBy("user_id", F.unix_date("day").alias("_viewed_day"), "category")
         .agg(F.count(F.lit(1)).alias("_views"))
     )
-    dates = features.select("user_id", "feature_date", DAY_NUMBER)
+    dates = active.select("user_id", F.col("day").alias("feature_date"), DAY_NUMBER)
     within = (viewed["_viewed_day"] >= dates[DAY_NUMBER] - 30) & (
         viewed["_viewed_day"] < dates[DAY_NUMBER]
     )
