@@ -42,11 +42,13 @@ from etl.core.changes import (
     MARK_HIGH_WATER,
     MARK_LIVE_KEYS,
     MARK_LOOKBACK_WINDOW,
+    MARK_SNAPSHOT_CHECKED,
     ChangeMark,
+    CheckedSnapshot,
     as_batch,
+    checked_snapshot_batch,
     current_state,
     from_micros,
-    is_checked_snapshot,
 )
 from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import ConfigError
@@ -151,7 +153,14 @@ class SourceTable(Table):
 
     @classmethod
     def mark_names(cls, registry: TableLookup) -> tuple[str, ...]:
-        return (MARK_BATCH, MARK_HIGH_WATER, MARK_FULL_BATCH, MARK_LIVE_KEYS, MARK_LOOKBACK_WINDOW)
+        return (
+            MARK_BATCH,
+            MARK_HIGH_WATER,
+            MARK_FULL_BATCH,
+            MARK_LIVE_KEYS,
+            MARK_LOOKBACK_WINDOW,
+            MARK_SNAPSHOT_CHECKED,
+        )
 
     @classmethod
     def expected_rows(
@@ -210,6 +219,7 @@ class SourceTable(Table):
             high_water_mark=probe.high_water_mark if probe else recorded.high_water_mark,
             full_batch_id=recorded.full_batch_id,
             lookback_window=window,
+            snapshot_checked=recorded.snapshot_checked,
         )
         batch = BatchPlan(mark=mark, previous=recorded, probe=probe)
         return BuildPlan(mode="full", reason=why, label="changes"), batch
@@ -252,8 +262,8 @@ class SourceTable(Table):
         key = spec.key
         if spec.changed_column is None:
             source = self._read_upstream(upstream)
-            log, marks = self._log()
-            known = current_state(log, key, snapshot=is_checked_snapshot(marks))
+            log, snapshot = self._log()
+            known = current_state(log, key, snapshot=snapshot)
             return {"source": source, "known": known, "deleted": self._reconciled(upstream, log)}
         window = ChangeWindow(
             column=spec.changed_column,
@@ -351,9 +361,11 @@ class SourceTable(Table):
 
         def marks(written: int) -> dict[str, int]:
             # A snapshot's rows are its live keys, one each, when its primary key was checked.
-            checked = written if self.context.check_quality else None
-            live = checked if plan.full else self.live_keys
-            return replace(plan.mark, live_keys=live).marks()
+            checked = self.context.check_quality
+            if plan.full:
+                mark = replace(plan.mark, live_keys=written if checked else None)
+                return replace(mark, snapshot_checked=checked).marks()
+            return replace(plan.mark, live_keys=self.live_keys).marks()
 
         return self.context.lake.write(
             dataset.curr_data,
@@ -395,24 +407,35 @@ class SourceTable(Table):
         self, *, version: int | None = None, columns: Sequence[str] | None = None
     ) -> DataFrame:
         """Each live key's latest row as of `version` (default: the latest). A log that is one
-        checked snapshot already holds one row per key, so no window is computed over it."""
+        checked snapshot already holds one row per key, so only the batches after it are
+        sorted by key."""
         wanted = None if columns is None else [*columns, BATCH_ID, CHANGE]
-        changes, marks = self._log(version=version, columns=wanted)
-        state = current_state(changes, self.spec.key, snapshot=is_checked_snapshot(marks))
+        changes, snapshot = self._log(version=version, columns=wanted)
+        state = current_state(changes, self.spec.key, snapshot=snapshot)
         return state if columns is None else state.select(*columns)
 
     def _log(
         self, *, version: int | None = None, columns: Sequence[str] | None = None
-    ) -> tuple[DataFrame, dict[str, int]]:
-        """The log's rows and the marks that say what it holds, both of one version (default:
-        the latest): a snapshot committed between two reads of the latest would pass the rows
-        of a log of several batches for one snapshot."""
-        lake, names = self.context.lake, (MARK_BATCH, MARK_FULL_BATCH, MARK_LIVE_KEYS)
+    ) -> tuple[DataFrame, CheckedSnapshot | None]:
+        """The log's rows and its checked snapshot (None when it has none), both of one
+        version (default: the latest): a snapshot committed between two reads of the latest
+        would pass the rows of a log of several batches for one snapshot."""
+        lake, uri = self.context.lake, self.storage_path
+        names = (MARK_BATCH, MARK_FULL_BATCH, MARK_LIVE_KEYS, MARK_SNAPSHOT_CHECKED)
         if version is None:
-            version, marks = lake.state(self.storage_path, names)
+            version, marks = lake.state(uri, names)
         else:
-            marks = lake.marks(self.storage_path, names, version=version)
-        return self.read_changes(version=version, columns=columns).curr_data, marks
+            marks = lake.marks(uri, names, version=version)
+        rows = self.read_changes(version=version, columns=columns).curr_data
+        batch = checked_snapshot_batch(marks)
+        if batch is None:
+            return rows, None
+        after = (
+            0
+            if marks.get(MARK_BATCH) == batch
+            else lake.rows_above(uri, BATCH_ID, batch, version=version)
+        )
+        return rows, CheckedSnapshot(batch_id=batch, rows_after=after)
 
     def changes_since(self, version: int) -> Changes | None:
         """Keys logged in batches after the one `version` holds, before and after: their
@@ -480,7 +503,8 @@ class SourceTable(Table):
         """Where the log stands, or None when there is no log yet (or it predates marks)."""
         names = (MARK_BATCH, MARK_HIGH_WATER)
         marks = lake.marks(
-            cls.uri_in(settings), (*names, MARK_FULL_BATCH, MARK_LIVE_KEYS, MARK_LOOKBACK_WINDOW)
+            cls.uri_in(settings),
+            (*names, MARK_FULL_BATCH, MARK_LIVE_KEYS, MARK_LOOKBACK_WINDOW, MARK_SNAPSHOT_CHECKED),
         )
         if not all(name in marks for name in names):
             return None
@@ -492,6 +516,7 @@ class SourceTable(Table):
             full_batch_id=marks.get(MARK_FULL_BATCH, 0),
             live_keys=live if live >= 0 else None,
             lookback_window=window if window >= 0 else None,
+            snapshot_checked=checked_snapshot_batch(marks) is not None,
         )
 
     @classmethod

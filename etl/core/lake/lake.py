@@ -55,7 +55,7 @@ from etl.core.lake.encoding import (
     parse_partition_dir,
     partition_matches,
 )
-from etl.core.lake.scan import partitions_holding
+from etl.core.lake.scan import partitions_holding, rows_above
 from etl.core.lake.snapshot import (
     Snapshot,
     TableFormat,
@@ -146,6 +146,14 @@ class LakeLog:
         file statistics alone (a superset: see `snapshot.partitions_holding`)."""
         snapshot = load_snapshot(uri, self._storage, table_format="delta")
         return partitions_holding(snapshot, column, values)
+
+    def rows_above(
+        self, uri: str, column: str, value: object, *, version: int | None = None
+    ) -> int | None:
+        """Rows (as of `version`) that may hold a `column` above `value`, from the log's file
+        statistics alone: an upper bound (see `scan.rows_above`)."""
+        snapshot = load_snapshot(uri, self._storage, table_format="delta", version=version)
+        return rows_above(snapshot, column, value)
 
     def marks(
         self, uri: str, names: Sequence[str], *, version: int | None = None

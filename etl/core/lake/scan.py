@@ -225,6 +225,14 @@ def partitions_holding(
     )
 
 
+def rows_above(snapshot: Snapshot, column: str, value: object) -> int | None:
+    """Rows of the files that may hold a row whose `column` is above `value`, from the log's
+    file statistics alone (never fewer than there are); None when a file's count is unknown."""
+    may_match = _statistics_test(GreaterThan((column,), value))
+    counts = [file.rows for file in snapshot.files if may_match(file)]
+    return None if None in counts else sum(count or 0 for count in counts)
+
+
 def _statistics_test(pushed: Filter) -> Callable[[SnapshotFile], bool]:
     """A test that is False only when a file's min/max statistics prove no row satisfies
     `pushed`. An `In` list is sorted once: each file then costs a binary search, not a

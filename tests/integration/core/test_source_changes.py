@@ -11,7 +11,7 @@ import psycopg2
 import pytest
 from pyspark.sql import SparkSession
 
-from etl.core.changes import MARK_BATCH, MARK_HIGH_WATER, from_micros
+from etl.core.changes import BATCH_ID, MARK_BATCH, MARK_HIGH_WATER, ChangeMark, from_micros
 from etl.core.pipeline import RunSummary, TableOutcome, new_context, run_pipeline
 from etl.core.registry import Registry
 from etl.core.rollback import restore_table
@@ -152,15 +152,23 @@ def test_a_day_logs_updates_inserts_and_deletes_up_to_its_end(shop: Shop) -> Non
         (3, pytest.approx(7.0)),
         (4, pytest.approx(9.0)),
     ]
+    table = shop.table(Item)
+    # The state above kept the checked snapshot's rows and folded batch 2 alone.
+    assert recorded(shop).snapshot_checked
+    assert table.context.lake.rows_above(table.storage_path, BATCH_ID, 1) == 3
     shop.run(DAY_3)
     assert [row[0] for row in shop.state(Item, "item_id")] == [1, 3, 4, 5]
 
 
-def live_keys(shop: Shop) -> int | None:
+def recorded(shop: Shop) -> ChangeMark:
     table = shop.table(Item)
     mark = table.recorded_mark(table.context.lake, table.context.settings)
     assert mark is not None
-    return mark.live_keys
+    return mark
+
+
+def live_keys(shop: Shop) -> int | None:
+    return recorded(shop).live_keys
 
 
 def test_a_day_without_deletes_compares_no_keys(
@@ -202,6 +210,7 @@ def test_a_log_without_its_live_keys_counts_them_once(shop: Shop) -> None:
 
     assert [row[0] for row in shop.state(Item, "item_id")] == [2, 3]
     assert live_keys(shop) == 2
+    assert not recorded(shop).snapshot_checked, "its state folds the whole log"
 
 
 def test_rows_of_chosen_keys_are_their_current_state(shop: Shop) -> None:

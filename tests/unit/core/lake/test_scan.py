@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+from dataclasses import replace
 
 import pyarrow as pa
 from pyspark.sql.datasource import (
@@ -17,7 +18,7 @@ from pyspark.sql.datasource import (
 )
 from pyspark.sql.types import DateType, LongType, StringType, StructField, StructType
 
-from etl.core.lake.scan import OPEN_COST_BYTES, LakeInputPartition, LakeReader
+from etl.core.lake.scan import OPEN_COST_BYTES, LakeInputPartition, LakeReader, rows_above
 from etl.core.lake.snapshot import Snapshot, SnapshotFile
 from etl.core.lake.storage import Storage
 
@@ -113,6 +114,39 @@ def test_filters_that_cannot_be_evaluated_keep_every_file() -> None:
     pushed = [StringStartsWith(("name",), "a"), EqualTo(("day",), "not a date")]
     assert list(reader.pushFilters(pushed)) == pushed
     assert len(_planned(reader)) == len(FILES)
+
+
+def _batch_file(name: str, low: int | None, high: int | None, rows: int | None) -> SnapshotFile:
+    bounds = {} if low is None else {"batch": low}
+    return SnapshotFile(
+        path=name,
+        size=1000,
+        partition={},
+        min_values=bounds,
+        max_values={} if high is None else {"batch": high},
+        rows=rows,
+    )
+
+
+def test_rows_above_a_value_count_every_file_that_may_hold_one() -> None:
+    """An upper bound from statistics alone: a file mixing batches, or one without bounds,
+    counts whole; a file whose rows are not counted leaves the answer unknown."""
+    files = (
+        _batch_file("snapshot-a", 4, 4, 10),
+        _batch_file("snapshot-b", 4, 4, 10),
+        _batch_file("later", 5, 5, 3),
+        _batch_file("compacted", 4, 6, 7),
+        _batch_file("no-bounds", None, None, 2),
+    )
+    snapshot = Snapshot(
+        version=3, schema=pa.schema([("batch", pa.int64())]), partition_by=(), files=files
+    )
+
+    assert rows_above(snapshot, "batch", 4) == 3 + 7 + 2
+    assert rows_above(snapshot, "batch", 6) == 2
+    uncounted = replace(snapshot, files=(*files, _batch_file("uncounted", 5, 5, None)))
+    assert rows_above(uncounted, "batch", 4) is None
+    assert rows_above(uncounted, "batch", 6) == 2
 
 
 def test_small_files_are_packed_into_few_partitions() -> None:
