@@ -20,6 +20,7 @@ WINDOWED = {"views": "bigint", "cart_adds": "bigint", "orders": "bigint", "reven
 ABANDONED_WITHIN = 7
 """A cart counts as abandoned when added in this many days before the feature date."""
 DAY_NUMBER = "_day"
+RANK = "_category_rank"
 RATIO = "decimal(12,4)"
 """The 30-day rates: counts of different events, so a ratio may pass 1."""
 
@@ -140,7 +141,7 @@ class UserDailyFeatures(Table):
         )
         return features.join(
             _favourite_categories(events, product_x_category, dim_category, daily),
-            ["user_id", "feature_date"],
+            ["user_id", DAY_NUMBER],
             "left",
         ).select(
             "user_id",
@@ -179,27 +180,40 @@ def _favourite_categories(
     dim_category: DataFrame,
     active: DataFrame,
 ) -> DataFrame:
-    """Per user and day `active`, the category with the most views in the 30 days before."""
+    """Per user and day `active` (as `DAY_NUMBER`), the category with the most views in the
+    30 days before.
+
+    Each day's views count on the user's active days among the 30 after it. Those days travel
+    as one short list per user, broadcast, and the views are spread by user once: each pair of
+    a viewing day and an active day is then made and summed where the user's views are, with
+    no join or sort of views against days. A category travels as its rank by name, a number
+    cheaper to group by than the name, and the smaller rank wins a tie (the first name)."""
+    named = named_categories(product_x_category, dim_category)
+    by_name = Window.orderBy("category")
+    names = F.broadcast(
+        named.select("category").distinct().select("category", F.rank().over(by_name).alias(RANK))
+    )
+    ranked = F.broadcast(named.join(names, "category").select("product_id", RANK))
     viewed = (
         events.where(F.col("event_type") == "view")
-        .join(named_categories(product_x_category, dim_category), "product_id")
-        .groupBy("user_id", F.unix_date("day").alias("_viewed_day"), "category")
+        .join(ranked, "product_id")
+        .repartition("user_id")
+        .groupBy("user_id", F.unix_date("day").alias("_viewed_day"), RANK)
         .agg(F.count(F.lit(1)).alias("_views"))
     )
-    dates = active.select("user_id", F.col("day").alias("feature_date"), DAY_NUMBER)
-    within = (viewed["_viewed_day"] >= dates[DAY_NUMBER] - 30) & (
-        viewed["_viewed_day"] < dates[DAY_NUMBER]
+    days = active.groupBy("user_id").agg(F.collect_list(DAY_NUMBER).alias("_days"))
+    viewed_day = F.col("_viewed_day")
+    counted = (
+        viewed.join(F.broadcast(days), "user_id")
+        .select("user_id", RANK, "_views", "_viewed_day", F.explode("_days").alias(DAY_NUMBER))
+        .where(F.col(DAY_NUMBER).between(viewed_day + 1, viewed_day + 30))
     )
-    totals = (
-        dates.join(viewed, (dates["user_id"] == viewed["user_id"]) & within)
-        .groupBy(dates["user_id"], "feature_date", "category")
-        .agg(F.sum("_views").alias("_views"))
-    )
-    best_first = Window.partitionBy("user_id", "feature_date").orderBy(
-        F.col("_views").desc(), "category"
-    )
+    totals = counted.groupBy("user_id", DAY_NUMBER, RANK).agg(F.sum("_views").alias("_views"))
+    most_viewed_first = F.min(F.struct(-F.col("_views"), F.col(RANK))).alias("_best")
     return (
-        totals.withColumn("_place", F.row_number().over(best_first))
-        .where(F.col("_place") == 1)
-        .select("user_id", "feature_date", F.col("category").alias("favourite_category"))
+        totals.groupBy("user_id", DAY_NUMBER)
+        .agg(most_viewed_first)
+        .select("user_id", DAY_NUMBER, F.col(f"_best.{RANK}").alias(RANK))
+        .join(names, RANK)
+        .select("user_id", DAY_NUMBER, F.col("category").alias("favourite_category"))
     )
