@@ -9,7 +9,7 @@ at all.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -106,11 +106,7 @@ class CheckedSnapshot:
 
 
 def current_state(
-    changes: DataFrame,
-    key: str,
-    *,
-    snapshot: CheckedSnapshot | None = None,
-    read_again: Callable[[], DataFrame] | None = None,
+    changes: DataFrame, key: str, *, snapshot: CheckedSnapshot | None = None
 ) -> DataFrame:
     """One row per key that is alive after the last batch: its latest upsert, without `CHANGE`.
 
@@ -119,12 +115,6 @@ def current_state(
     batches up to a checked `snapshot` hold one upsert per key needs only the batches after it
     sorted by key: the snapshot's other rows are its state as they are, so a day's state costs
     a scan of the snapshot and a sort of the days since, not a sort of the whole history.
-
-    The batches after the snapshot come from `read_again`, a second read of the same log:
-    Spark 4.3 keeps the files a Python data source chose for the last filter pushed to it and
-    reads them for every scan of that read, so two scans of one read with different filters
-    in one query would read the same files (the snapshot's rows would vanish on S3). Without
-    it the whole log is folded.
     """
     if snapshot is None or not snapshot.few_after:
         return _folded(changes, key)
@@ -132,9 +122,7 @@ def current_state(
     upserts = changes.where(in_snapshot & (F.col(CHANGE) == UPSERT)).drop(CHANGE)
     if snapshot.rows_after == 0:
         return upserts
-    if read_again is None:
-        return _folded(changes, key)
-    later = read_again().where(~in_snapshot)
+    later = changes.where(~in_snapshot)
     replaced = F.broadcast(later.select(key))
     return upserts.join(replaced, key, "left_anti").unionByName(_folded(later, key))
 

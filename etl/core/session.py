@@ -75,8 +75,9 @@ def spark_conf(
         "spark.ui.enabled": str(settings.spark_ui).lower(),
         "spark.ui.showConsoleProgress": "false",
         "spark.driver.extraJavaOptions": f"-Dlog4j2.configurationFile={LOG4J_CONFIG}",
-        # Python data source readers implementing pushFilters fail while this is off.
-        "spark.sql.python.filterPushdown.enabled": "true",
+        # Off: the lake's reader takes no filters (see `etl.core.lake.scan`), and with it on
+        # Spark would start a Python worker to offer them at every scan's planning.
+        "spark.sql.python.filterPushdown.enabled": "false",
         # Delta wants microsecond timestamps; Spark's INT96 default is not in the protocol.
         "spark.sql.parquet.outputTimestampType": "TIMESTAMP_MICROS",
         "spark.sql.execution.arrow.pyspark.enabled": "true",

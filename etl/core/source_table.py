@@ -262,9 +262,8 @@ class SourceTable(Table):
         key = spec.key
         if spec.changed_column is None:
             source = self._read_upstream(upstream)
-            read, snapshot = self._log()
-            log = read()
-            known = current_state(log, key, snapshot=snapshot, read_again=read)
+            log, snapshot = self._log()
+            known = current_state(log, key, snapshot=snapshot)
             return {"source": source, "known": known, "deleted": self._reconciled(upstream, log)}
         window = ChangeWindow(
             column=spec.changed_column,
@@ -411,36 +410,32 @@ class SourceTable(Table):
         checked snapshot already holds one row per key, so only the batches after it are
         sorted by key."""
         wanted = None if columns is None else [*columns, BATCH_ID, CHANGE]
-        read, snapshot = self._log(version=version, columns=wanted)
-        state = current_state(read(), self.spec.key, snapshot=snapshot, read_again=read)
+        changes, snapshot = self._log(version=version, columns=wanted)
+        state = current_state(changes, self.spec.key, snapshot=snapshot)
         return state if columns is None else state.select(*columns)
 
     def _log(
         self, *, version: int | None = None, columns: Sequence[str] | None = None
-    ) -> tuple[Callable[[], DataFrame], CheckedSnapshot | None]:
-        """A read of the log's rows (each call a read of its own) and its checked snapshot
-        (None when it has none), both of one version (default: the latest): a snapshot
-        committed between two reads of the latest would pass the rows of a log of several
-        batches for one snapshot."""
+    ) -> tuple[DataFrame, CheckedSnapshot | None]:
+        """The log's rows and its checked snapshot (None when it has none), both of one
+        version (default: the latest): a snapshot committed between two reads of the latest
+        would pass the rows of a log of several batches for one snapshot."""
         lake, uri = self.context.lake, self.storage_path
         names = (MARK_BATCH, MARK_FULL_BATCH, MARK_LIVE_KEYS, MARK_SNAPSHOT_CHECKED)
         if version is None:
             version, marks = lake.state(uri, names)
         else:
             marks = lake.marks(uri, names, version=version)
-
-        def read() -> DataFrame:
-            return self.read_changes(version=version, columns=columns).curr_data
-
+        rows = self.read_changes(version=version, columns=columns).curr_data
         batch = checked_snapshot_batch(marks)
         if batch is None:
-            return read, None
+            return rows, None
         after = (
             0
             if marks.get(MARK_BATCH) == batch
             else lake.rows_above(uri, BATCH_ID, batch, version=version)
         )
-        return read, CheckedSnapshot(batch_id=batch, rows_after=after)
+        return rows, CheckedSnapshot(batch_id=batch, rows_after=after)
 
     def changes_since(self, version: int) -> Changes | None:
         """Keys logged in batches after the one `version` holds, before and after: their

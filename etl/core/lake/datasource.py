@@ -37,7 +37,8 @@ OPTION_RECEIPT = "lake.receipt"
 """A file where the writer lists the files it wrote, instead of committing them: the caller
 commits (see `Lake.write`)."""
 OPTION_SNAPSHOT = "lake.snapshot"
-"""A snapshot (`Snapshot.to_json`) to read instead of the table's log: files not committed yet."""
+"""A snapshot (`Snapshot.to_json`) to read instead of the table's log: files not committed yet,
+or the files of the partitions a read chose."""
 OPTION_MARKS = "lake.commit.marks"
 OPTION_NOTES = "lake.commit.notes"
 OPTION_REPLACED = "lake.replaced.partitions"

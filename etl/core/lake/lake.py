@@ -459,11 +459,17 @@ class Lake(LakeLog):
         )
         if snapshot.version is not None:
             reader = reader.option(OPTION_VERSION, str(snapshot.version))
+        needed = None
         if columns is not None:
             needed = [*columns, *(name for name in wanted if name not in columns)]
             reader = reader.option(OPTION_COLUMNS, _json_list(needed))
-        df = reader.load(uri)
-        return df.where(in_partitions([wanted])) if wanted else df
+        if wanted:
+            # The source is handed the partition's files alone: it takes no filters.
+            chosen = [file for file in snapshot.files if partition_matches(file.partition, wanted)]
+            partition = replace(snapshot, files=tuple(chosen))
+            partition = partition.project(needed) if needed is not None else partition
+            reader = reader.option(OPTION_SNAPSHOT, partition.to_json())
+        return reader.load(uri)
 
     def _native_readable(self, uri: str, snapshot: Snapshot) -> bool:
         """Whether Spark's Parquet reader sees the same rows: local files, hive-style paths that

@@ -1,16 +1,22 @@
-"""Reading a snapshot through Python: file pruning, input partitions, Arrow batches.
+"""Reading a snapshot through Python: input partitions, Arrow batches, and the file
+statistics that planning asks about (`partitions_holding`, `rows_above`).
 
 Spark's native Parquet reader is faster and is used where it can reach the files (a local
 warehouse, see `Lake.read`); this path serves S3, catalog tables and ad-hoc
 `spark.read.format("rainforest_delta")` reads.
+
+The reader takes no filters: Spark 4.3 plans the files of a Python data source's read once,
+with the last filters pushed to it, and uses that plan for every scan of the read, so a
+union or self-join of one read with different filters would read one scan's files for both.
+Spark applies every filter to the rows; partitions are chosen before the read instead
+(`Lake.read(partition_values=...)` hands the source a snapshot of their files alone).
 """
 
 from __future__ import annotations
 
 import bisect
 import datetime as dt
-import operator
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
@@ -20,21 +26,14 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 from pyspark.sql.datasource import (
     DataSourceReader,
-    EqualNullSafe,
     EqualTo,
     Filter,
     GreaterThan,
     GreaterThanOrEqual,
     In,
     InputPartition,
-    IsNotNull,
-    IsNull,
     LessThan,
     LessThanOrEqual,
-    Not,
-    StringContains,
-    StringEndsWith,
-    StringStartsWith,
 )
 from pyspark.sql.pandas.types import to_arrow_schema
 from pyspark.sql.types import StructType
@@ -51,13 +50,7 @@ BATCH_ROWS = 65_536
 
 # Delta truncates timestamp statistics to milliseconds, so a maximum may be up to 1 ms low.
 _STATS_TIMESTAMP_SLACK = dt.timedelta(milliseconds=1)
-_COMPARISONS: dict[type[Filter], Callable[[object, object], bool]] = {
-    EqualTo: operator.eq,
-    GreaterThan: operator.gt,
-    GreaterThanOrEqual: operator.ge,
-    LessThan: operator.lt,
-    LessThanOrEqual: operator.le,
-}
+_COMPARISONS = (EqualTo, GreaterThan, GreaterThanOrEqual, LessThan, LessThanOrEqual)
 
 
 @dataclass(frozen=True)
@@ -85,19 +78,6 @@ class LakeReader(DataSourceReader):
         self._files = snapshot.files
         self._schema = to_arrow_schema(schema, timezone="UTC")
         self._min_partitions = max(min_partitions, 1)
-
-    def pushFilters(self, filters: list[Filter]) -> Iterable[Filter]:
-        """Apply partition-column filters exactly here; skip files by statistics for the rest,
-        which go back to Spark to be applied to rows."""
-        for pushed in filters:
-            if self._is_partition_filter(pushed):
-                kept = _keep_partition_matches(self._files, pushed)
-                if kept is not None:
-                    self._files = kept
-                    continue
-            may_match = _statistics_test(pushed)
-            self._files = tuple(f for f in self._files if may_match(f))
-            yield pushed
 
     def partitions(self) -> Sequence[InputPartition]:
         """Pack files into about `min_partitions` tasks or more, as Spark packs file splits."""
@@ -136,62 +116,26 @@ class LakeReader(DataSourceReader):
                 for batch in batches:
                     yield _conform(batch, self._schema, file.partition)
 
-    def _is_partition_filter(self, pushed: Filter) -> bool:
-        inner = pushed.child if isinstance(pushed, Not) else pushed
-        attribute = getattr(inner, "attribute", ())
-        return len(attribute) == 1 and attribute[0] in self._partition_by
-
 
 def _keep_partition_matches(
-    files: tuple[SnapshotFile, ...], pushed: Filter
+    files: Sequence[SnapshotFile], pushed: In
 ) -> tuple[SnapshotFile, ...] | None:
-    """Files whose partition satisfies `pushed`; None if it cannot be evaluated exactly here."""
+    """Files whose partition value is in `pushed` (a null is in no list, as in SQL); None if
+    the values cannot be compared exactly here."""
     try:
-        return tuple(f for f in files if _holds(pushed, f.partition))
-    except (TypeError, ValueError, NotImplementedError):
+        return tuple(f for f in files if _is_in(pushed, f.partition))
+    except TypeError:
         return None
 
 
-def _holds(pushed: Filter, values: Mapping[str, object]) -> bool:
-    return _truth(pushed, values) is True
-
-
-def _truth(pushed: Filter, values: Mapping[str, object]) -> bool | None:
-    """The filter's SQL truth value for a row with these column values (None is unknown)."""
-    if isinstance(pushed, Not):
-        inner = _truth(pushed.child, values)
-        return None if inner is None else not inner
-    value = _value(pushed, values)
-    if isinstance(pushed, IsNull):
-        return value is None
-    if isinstance(pushed, IsNotNull):
-        return value is not None
-    if isinstance(pushed, EqualNullSafe):
-        return value == comparable(pushed.value)
-    if value is None:
-        return None
-    if isinstance(pushed, In):
-        return value in {comparable(item) for item in pushed.value}
-    comparison = _COMPARISONS.get(type(pushed))
-    if comparison is not None:
-        return comparison(value, comparable(pushed.value))
-    if isinstance(pushed, StringStartsWith):
-        return str(value).startswith(pushed.value)
-    if isinstance(pushed, StringEndsWith):
-        return str(value).endswith(pushed.value)
-    if isinstance(pushed, StringContains):
-        return pushed.value in str(value)
-    raise NotImplementedError(type(pushed).__name__)
-
-
-def _value(pushed: Filter, values: Mapping[str, object]) -> object:
+def _is_in(pushed: In, values: Mapping[str, object]) -> bool:
     value = comparable(values.get(pushed.attribute[0]))
-    wanted = getattr(pushed, "value", None)
-    for item in wanted if isinstance(pushed, In) else (wanted,):
-        if value is not None and item is not None and _kind(value) != _kind(item):
-            # Python answers `date == "x"` with False; pruning on that would drop rows.
-            raise TypeError(f"cannot compare {value!r} with {item!r}")
-    return value
+    if value is None:
+        return False
+    if any(item is not None and _kind(value) != _kind(item) for item in pushed.value):
+        # Python answers `date == "x"` with False; pruning on that would drop rows.
+        raise TypeError(f"cannot compare {value!r} with {pushed.value!r}")
+    return value in {comparable(item) for item in pushed.value}
 
 
 def _kind(value: object) -> str:
@@ -242,7 +186,7 @@ def _statistics_test(pushed: Filter) -> Callable[[SnapshotFile], bool]:
         return _may_hold_anything
     if isinstance(pushed, In):
         return _within_any(attribute[0], pushed.value)
-    if isinstance(pushed, tuple(_COMPARISONS)):
+    if isinstance(pushed, _COMPARISONS):
         return lambda file: _may_match(pushed, file)
     return _may_hold_anything
 

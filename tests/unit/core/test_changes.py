@@ -126,8 +126,7 @@ def test_after_a_checked_snapshot_only_later_batches_are_folded(spark: SparkSess
     batches alone are sorted by key, and their keys are broadcast rather than shuffled."""
     log = spark.createDataFrame(SNAPSHOT_THEN_BATCHES, LOG_SCHEMA)
 
-    snapshot = CheckedSnapshot(batch_id=4, rows_after=8)
-    state = current_state(log, "id", snapshot=snapshot, read_again=lambda: log)
+    state = current_state(log, "id", snapshot=CheckedSnapshot(batch_id=4, rows_after=8))
 
     assert sorted(map(tuple, state.collect())) == [
         (1, "a2", 5),
@@ -146,7 +145,7 @@ def test_many_or_uncounted_later_rows_fold_the_whole_log(spark: SparkSession) ->
 
     for rows_after in (None, FOLD_WHOLE_LOG_BEYOND + 1):
         snapshot = CheckedSnapshot(batch_id=4, rows_after=rows_after)
-        state = current_state(log, "id", snapshot=snapshot, read_again=lambda: log)
+        state = current_state(log, "id", snapshot=snapshot)
 
         assert "BroadcastHashJoin" not in _plan(state)
         assert sorted(map(tuple, state.collect())) == sorted(

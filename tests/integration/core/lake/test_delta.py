@@ -9,7 +9,7 @@ import pyarrow as pa
 import pytest
 from deltalake import DeltaTable, write_deltalake
 from py4j.clientserver import ClientServerConnection
-from pyspark.sql import DataFrame, SparkSession
+from pyspark.sql import SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.types import (
     BooleanType,
@@ -199,39 +199,64 @@ def test_a_read_costs_a_few_py4j_calls_whatever_its_files_and_columns(
     assert len(calls) <= 14
 
 
-def test_pushed_filters_prune_the_python_reader(spark: SparkSession, lake: Lake, uri: str) -> None:
+def test_scans_of_one_python_read_with_different_filters_each_get_their_rows(
+    spark: SparkSession, lake: Lake, uri: str
+) -> None:
+    """Spark 4.3 would plan one read's files once, for the last filters pushed to it, and read
+    them for every scan of it: the reader takes no filters, so each scan gets its rows."""
     lake.write(typed_frame(spark), uri, partition_by=["region"])
     df = spark.read.format(FORMAT).load(uri)
+    df.createOrReplaceTempView("orders_read_once")
 
-    filtered = df.where((F.col("region") == "eu") & (F.col("order_id") > 1))
+    in_eu = F.col("region").eqNullSafe("eu")
+    eu, others = df.where(in_eu), df.where(~in_eu)
+    high, low = df.where(F.col("order_id") > 1), df.where(F.col("order_id") <= 1)
 
-    assert [row.order_id for row in filtered.collect()] == [3]
-    plan = filtered._jdf.queryExecution().executedPlan().toString()
-    spark_filter = next(line for line in plan.splitlines() if "Filter" in line)
-    assert "region" not in spark_filter  # applied exactly by the source
-    assert "order_id" in spark_filter  # only used for file skipping, so Spark re-applies it
+    assert eu.unionByName(others).count() == len(ROWS)
+    assert high.unionByName(low).count() == len(ROWS)
+    assert df.join(low.select("order_id"), "order_id", "left_anti").count() == high.count()
+    self_join = spark.sql(
+        "SELECT count(*) FROM orders_read_once a JOIN orders_read_once b "
+        "ON a.order_id = b.order_id WHERE a.order_id > 1 AND b.order_id > 1"
+    )
+    assert self_join.collect()[0][0] == high.count()
+
+
+def test_partition_values_choose_the_files_of_the_python_reader(
+    spark: SparkSession, lake: Lake, uri: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """On S3 the source is handed the chosen partition's files: nothing else is read."""
+    lake.write(typed_frame(spark), uri, partition_by=["order_date"])
+    monkeypatch.setattr(Lake, "_native_readable", lambda self, uri, snapshot: False)
+    day = dt.date(2024, 1, 2)
+
+    df = lake.read(uri, partition_values={"order_date": day}, columns=["order_id"])
+
+    assert [tuple(row) for row in df.collect()] == [(1,)]
+    plan = df._jdf.queryExecution().executedPlan().toString().splitlines()
+    nodes = [line.strip(" +-:*()0123456789") for line in plan]
+    assert not any(node.startswith("Filter") for node in nodes), "nothing else to filter out"
 
 
 def test_a_change_logs_state_read_through_the_python_reader_keeps_its_snapshot(
     spark: SparkSession, lake: Lake, uri: str
 ) -> None:
-    """As on S3: the snapshot's rows and the later batches are two scans with different
-    filters, which must not share one read (Spark 4.3 would read one file list for both)."""
+    """As on S3: the snapshot's rows and the later batches are two scans of one read, with
+    different filters."""
     log_schema = f"id int, name string, {CHANGE} string, {BATCH_ID} long"
     snapshot = [(n, f"v{n}", UPSERT, 1) for n in range(50)]
     lake.write(spark.createDataFrame(snapshot, log_schema), uri, mode="overwrite")
     later = [(1, "v1 again", UPSERT, 2), (2, None, DELETE, 2), (70, "new", UPSERT, 2)]
     lake.write(spark.createDataFrame(later, log_schema), uri, mode="append")
 
-    def read() -> DataFrame:
-        return spark.read.format(FORMAT).load(uri)
+    log = spark.read.format(FORMAT).load(uri)
 
     checked = CheckedSnapshot(batch_id=1, rows_after=lake.rows_above(uri, BATCH_ID, 1))
-    state = current_state(read(), "id", snapshot=checked, read_again=read)
+    state = current_state(log, "id", snapshot=checked)
 
     assert checked.rows_after == 3
     assert sorted(map(tuple, state.collect())) == sorted(
-        map(tuple, current_state(read(), "id").collect())
+        map(tuple, current_state(log, "id").collect())
     )
     assert state.count() == 50
 

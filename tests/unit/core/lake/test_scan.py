@@ -6,16 +6,6 @@ import datetime as dt
 from dataclasses import replace
 
 import pyarrow as pa
-from pyspark.sql.datasource import (
-    EqualNullSafe,
-    EqualTo,
-    GreaterThan,
-    In,
-    IsNull,
-    LessThan,
-    Not,
-    StringStartsWith,
-)
 from pyspark.sql.types import DateType, LongType, StringType, StructField, StructType
 
 from etl.core.lake.scan import OPEN_COST_BYTES, LakeInputPartition, LakeReader, rows_above
@@ -63,57 +53,6 @@ def _reader(files: tuple[SnapshotFile, ...] = FILES, min_partitions: int = 2) ->
         schema=SCHEMA,
         min_partitions=min_partitions,
     )
-
-
-def _planned(reader: LakeReader) -> list[str]:
-    return sorted(
-        file.path
-        for partition in reader.partitions()
-        for file in (partition.files if isinstance(partition, LakeInputPartition) else ())
-    )
-
-
-def test_partition_filters_are_applied_exactly_and_not_returned() -> None:
-    reader = _reader()
-    pushed = [EqualTo(("day",), dt.date(2024, 1, 2))]
-    assert list(reader.pushFilters(pushed)) == []
-    assert _planned(reader) == ["day=2024-01-02/part-1.parquet"]
-
-
-def test_range_in_and_negated_partition_filters() -> None:
-    reader = _reader()
-    pushed = [
-        GreaterThan(("day",), dt.date(2024, 1, 1)),
-        Not(In(("day",), (dt.date(2024, 1, 3),))),
-    ]
-    assert list(reader.pushFilters(pushed)) == []
-    assert _planned(reader) == ["day=2024-01-02/part-1.parquet"]
-
-
-def test_null_partitions_follow_sql_semantics() -> None:
-    reader = _reader()
-    assert list(reader.pushFilters([IsNull(("day",))])) == []
-    assert _planned(reader) == ["day=None/part-3.parquet"]
-    reader = _reader()
-    assert list(reader.pushFilters([EqualNullSafe(("day",), None)])) == []
-    assert _planned(reader) == ["day=None/part-3.parquet"]
-    reader = _reader()
-    assert list(reader.pushFilters([Not(EqualTo(("day",), dt.date(2024, 1, 1)))])) == []
-    assert len(_planned(reader)) == 2  # the null partition fails `day <> x` too
-
-
-def test_data_filters_skip_files_by_statistics_and_go_back_to_spark() -> None:
-    reader = _reader()
-    pushed = [GreaterThan(("id",), 15), LessThan(("id",), 22)]
-    assert list(reader.pushFilters(pushed)) == pushed
-    assert _planned(reader) == ["day=2024-01-02/part-1.parquet", "day=2024-01-03/part-2.parquet"]
-
-
-def test_filters_that_cannot_be_evaluated_keep_every_file() -> None:
-    reader = _reader()
-    pushed = [StringStartsWith(("name",), "a"), EqualTo(("day",), "not a date")]
-    assert list(reader.pushFilters(pushed)) == pushed
-    assert len(_planned(reader)) == len(FILES)
 
 
 def _batch_file(name: str, low: int | None, high: int | None, rows: int | None) -> SnapshotFile:
