@@ -53,7 +53,6 @@ from etl.core.lake.encoding import (
     encode_partition_value,
     file_stats,
     parse_partition_dir,
-    partition_matches,
 )
 from etl.core.lake.scan import partitions_holding, rows_above
 from etl.core.lake.snapshot import (
@@ -465,8 +464,7 @@ class Lake(LakeLog):
             reader = reader.option(OPTION_COLUMNS, _json_list(needed))
         if wanted:
             # The source is handed the partition's files alone: it takes no filters.
-            chosen = [file for file in snapshot.files if partition_matches(file.partition, wanted)]
-            partition = replace(snapshot, files=tuple(chosen))
+            partition = snapshot.partition(wanted)
             partition = partition.project(needed) if needed is not None else partition
             reader = reader.option(OPTION_SNAPSHOT, partition.to_json())
         return reader.load(uri)
@@ -498,11 +496,7 @@ class Lake(LakeLog):
     def _read_native(self, uri: str, snapshot: Snapshot, wanted: Mapping[str, object]) -> DataFrame:
         schema = from_arrow_schema(snapshot.schema, prefer_timestamp_ntz=True)
         root = local_path(uri)
-        paths = [
-            f"{root}/{file.path}"
-            for file in snapshot.files
-            if partition_matches(file.partition, wanted)
-        ]
+        paths = [f"{root}/{file.path}" for file in snapshot.partition(wanted).files]
         if not paths:
             return self._spark.createDataFrame([], schema)
         # Spark's own objects, driven directly: a read is one of the commonest steps of a run,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import base64
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Literal
 
@@ -25,6 +25,7 @@ from etl.core.lake.encoding import (
     decode_partition_value,
     encode_partition_value,
     file_path,
+    partition_matches,
 )
 from etl.core.lake.storage import Storage, explained
 
@@ -73,6 +74,15 @@ class Snapshot:
                 f"Columns {unknown} are not in the table; it has {self.schema.names}."
             )
         return replace(self, schema=pa.schema([self.schema.field(name) for name in columns]))
+
+    def partition(self, wanted: Mapping[str, object]) -> Snapshot:
+        """The same version with only the files of the partition `wanted` names (every file
+        when it names none)."""
+        if not wanted:
+            return self
+        return replace(
+            self, files=tuple(f for f in self.files if partition_matches(f.partition, wanted))
+        )
 
     def to_json(self) -> str:
         """The snapshot as text, for a reader that runs in another process (a Spark worker):

@@ -184,9 +184,11 @@ def _favourite_categories(
     30 days before.
 
     Each day's views count on the user's active days among the 30 after it. Those days travel
-    as one short list per user, broadcast, and the views are spread by user once: each pair of
-    a viewing day and an active day is then made and summed where the user's views are, with
-    no join or sort of views against days. A category travels as its rank by name, a number
+    as one short list per user, and the views are spread by user once: each pair of a viewing
+    day and an active day is then made and summed where the user's views are, with no join or
+    sort of views against days. The lists are not marked for broadcast: Spark broadcasts them
+    when their measured size is small and joins them by user when a million users make them
+    too big to send to every task. A category travels as its rank by name, a number
     cheaper to group by than the name, and the smaller rank wins a tie (the first name)."""
     named = named_categories(product_x_category, dim_category)
     by_name = Window.orderBy("category")
@@ -204,7 +206,7 @@ def _favourite_categories(
     days = active.groupBy("user_id").agg(F.collect_list(DAY_NUMBER).alias("_days"))
     viewed_day = F.col("_viewed_day")
     counted = (
-        viewed.join(F.broadcast(days), "user_id")
+        viewed.join(days, "user_id")
         .select("user_id", RANK, "_views", "_viewed_day", F.explode("_days").alias(DAY_NUMBER))
         .where(F.col(DAY_NUMBER).between(viewed_day + 1, viewed_day + 30))
     )

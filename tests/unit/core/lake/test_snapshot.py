@@ -1,4 +1,4 @@
-"""Which partitions may hold given values, decided from the log's file statistics alone."""
+"""Which partitions may hold given values, and which files a partition has: from the log alone."""
 
 from __future__ import annotations
 
@@ -72,3 +72,13 @@ def test_distinct_partitions_compare_naive_and_utc_timestamps_as_equal() -> None
     naive = dt.datetime(2024, 1, 1, 12)
     aware = naive.replace(tzinfo=dt.UTC)
     assert distinct_partitions([{"ts": naive}, {"ts": aware}]) == [{"ts": naive}]
+
+
+def test_a_partition_of_a_snapshot_keeps_that_partitions_files_and_the_version() -> None:
+    second = _file(DAY_2, 30, 39)
+    snapshot = _snapshot(_file(DAY_1, 0, 9), _file(DAY_2, 10, 19), second)
+    chosen = snapshot.partition({"day": DAY_2})
+    assert [file.path for file in chosen.files] == ["day=2024-01-02/part-10.parquet", second.path]
+    assert (chosen.version, chosen.schema) == (snapshot.version, snapshot.schema)
+    assert snapshot.partition({}) is snapshot
+    assert snapshot.partition({"day": dt.date(2030, 1, 1)}).files == ()
