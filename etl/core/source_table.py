@@ -12,11 +12,12 @@ high-water mark (less a lookback for clocks that disagree and transactions that 
 late), up to the end of the run's logical date, and a delete marker for every key that is
 gone upstream. Whether any key is gone is known from counts: the keys alive in the log (a
 mark of each batch's commit) and the rows upstream; only when they disagree are the keys of
-both sides compared (one key-only scan of each). The batch, the new high-water mark and the
-live keys are one Delta commit, so a run that dies never skips or doubles a batch. The first
-run, and a run with `full_refresh`, take a full snapshot instead. A run whose probe of the
-upstream table finds nothing the log lacks (`SourceTable.changed_upstream`) skips the table:
-no Spark job, no commit. A table without a
+both sides compared (one key-only scan of each), and when deletes do not explain the
+difference, rows committed after the lookback had passed them are read by key. The batch,
+the new high-water mark and the live keys are one Delta commit, so a run that dies never
+skips or doubles a batch. The first run, and a run with `full_refresh`, take a full
+snapshot instead. A run whose probe of the upstream table finds nothing the log lacks
+(`SourceTable.changed_upstream`) skips the table: no Spark job, no commit. A table without a
 trustworthy change timestamp declares `changed_column=None`: every run then reads it whole,
 keeps only the rows that differ from the log's current state and compares every key.
 
@@ -37,6 +38,7 @@ from pyspark.sql import functions as F
 from etl.core.changes import (
     BATCH_ID,
     CHANGE,
+    DELETE,
     MARK_BATCH,
     MARK_FULL_BATCH,
     MARK_HIGH_WATER,
@@ -70,6 +72,8 @@ if TYPE_CHECKING:
     from etl.core.settings import Settings
 
 INGESTION_DATE = "etl_ingestion_date"
+MISSED_KEYS_LISTED = 10_000
+"""Missed keys up to this many are read by key; more, and the table is read whole."""
 LINEAGE_COLUMNS: Mapping[str, str] = {
     "etl_inserted": "When the run that logged the change started (UTC).",
     "etl_run_id": "The run that logged the change.",
@@ -278,7 +282,12 @@ class SourceTable(Table):
         # Only the batch's keys have their state computed (a key's state depends on its own
         # log rows alone); the rest of the history is scanned, never sorted.
         known = _state_of(log, key, source.select(key)).localCheckpoint()
-        deleted, self.live_keys = self._deleted(upstream, log, source, known, batch)
+        deleted, missed, self.live_keys = self._reconciled_counts(
+            upstream, log, source, known, batch
+        )
+        if missed is not None:
+            # Keys the log lacks have no state in `known`: every missed row is logged.
+            source = source.unionByName(missed)
         inputs = {"source": source, "known": known}
         return inputs if deleted is None else {**inputs, "deleted": deleted}
 
@@ -309,28 +318,32 @@ class SourceTable(Table):
             },
         )
 
-    def _deleted(
+    def _reconciled_counts(
         self,
         upstream: Upstream,
         log: DataFrame,
         source: DataFrame,
         known: DataFrame,
         batch: BatchPlan,
-    ) -> tuple[DataFrame | None, int]:
+    ) -> tuple[DataFrame | None, DataFrame | None, int]:
         """The keys alive in the log but gone upstream (None when counts show there are none),
-        and the keys alive after the batch.
+        the upstream rows the log missed (None when there are none), and the keys alive after
+        the batch.
 
         Every upstream row changed up to the window's end is in the log or the batch, so the
         keys alive after the batch are the upstream rows, less those changed since the
         window's end that the log does not know, plus the keys deleted upstream. Counting
         both sides therefore tells how many keys are gone; only when some are (or a count is
-        unknown) are all keys compared."""
+        unknown) are all keys compared. A row committed later than the lookback allows, stamped
+        behind the window, breaks that rule; when the counts still disagree once the deletes
+        are found, the upstream keys the log lacks are looked for and their rows logged."""
         key = self.spec.key
         live_before = batch.previous.live_keys if batch.previous is not None else None
         if live_before is None:
             live_before = current_state(log, key).count()
         alive = live_before + source.count() - known.count()
         probe = batch.probe
+        unknown_after: int | None = None
         if probe is not None and probe.keys_after is not None:
             after = probe.keys_after
             unknown_after = len(after)
@@ -340,9 +353,50 @@ class SourceTable(Table):
                 batch_after = restrict_to(source.select(key), key, wanted)
                 unknown_after -= known_after.unionByName(batch_after).distinct().count()
             if alive == probe.rows - unknown_after:
-                return None, alive
+                return None, None, alive
         deleted = self._reconciled(upstream, log).localCheckpoint()
-        return deleted, alive - deleted.count()
+        alive -= deleted.count()
+        if probe is not None and unknown_after is not None and alive == probe.rows - unknown_after:
+            return deleted, None, alive
+        missed = self._missed(upstream, log, source.select(key))
+        if missed is None:
+            return deleted, None, alive
+        return deleted, missed, alive + missed.count()
+
+    def _missed(
+        self, upstream: Upstream, log: DataFrame, batch_keys: DataFrame
+    ) -> DataFrame | None:
+        """The upstream rows changed up to the window's end whose keys are neither alive in the
+        log nor in the batch: rows committed after the lookback had passed them (None when
+        there are none). Only the log's keys that ever had a delete marker are folded."""
+        key, column = self.spec.key, self.spec.changed_column
+        assert column is not None, "a table without change timestamps is compared whole"
+        until = ChangeWindow(column=column, until=self.context.run_date_end)
+        stamped = self._read_upstream(upstream, window=until, columns=(key,), counted=False)
+        ever_deleted = log.where(F.col(CHANGE) == DELETE).select(key).distinct()
+        alive_again = current_state(log.join(ever_deleted, key, "left_semi"), key).select(key)
+        dead = ever_deleted.join(alive_again, key, "left_anti")
+        unlogged = stamped.join(batch_keys, key, "left_anti")
+        missing = (
+            unlogged.join(log.select(key).distinct(), key, "left_anti")
+            .unionByName(unlogged.join(dead, key, "left_semi"))
+            .localCheckpoint()
+        )
+        listed = [row[0] for row in missing.limit(MISSED_KEYS_LISTED + 1).collect()]
+        if not listed:
+            return None
+        many = len(listed) > MISSED_KEYS_LISTED
+        self.warnings.append(
+            f"Logged {'over ' + row_count(MISSED_KEYS_LISTED) if many else row_count(len(listed))}"
+            f" of {self.source_name} committed after the lookback ({self.spec.lookback}) had "
+            "passed their change time; widen source_spec(lookback=...) if this recurs."
+        )
+        if many:
+            rows = self._read_upstream(upstream, window=until, counted=False)
+            return rows.join(missing, key, "left_semi").localCheckpoint()
+        return self._read_upstream(
+            upstream, window=until, keys=listed, counted=False
+        ).localCheckpoint()
 
     def _reconciled(self, upstream: Upstream, log: DataFrame) -> DataFrame:
         """The keys alive in the log that are not upstream, by comparing every key of both.
@@ -575,6 +629,7 @@ class SourceTable(Table):
         *,
         window: ChangeWindow | None = None,
         columns: Sequence[str] | None = None,
+        keys: Sequence[object] | None = None,
         counted: bool = True,
     ) -> DataFrame:
         """The upstream rows; `counted` reads are the build's rows read."""
@@ -586,6 +641,7 @@ class SourceTable(Table):
             jdbc_jar=self.context.settings.jdbc_jar,
             window=window,
             columns=columns,
+            keys=keys,
         )
         if counted:
             self.rows_read = read.count

@@ -256,13 +256,14 @@ def read_postgres_table(
     jdbc_jar: Path,
     window: ChangeWindow | None = None,
     columns: Sequence[str] | None = None,
+    keys: Sequence[object] | None = None,
 ) -> UpstreamRows:
     """Read one upstream table with Spark's JDBC reader, split into ranges of its integer key.
 
     The number of ranges follows the size of what is read, so a small table or a day's
     changes are one task and a large table spreads over the cluster. `window` restricts the
-    rows to those changed in it and `columns` the columns; both are pushed into the queries
-    Postgres runs, so only what is asked for crosses the wire.
+    rows to those changed in it, `keys` to those keys, and `columns` the columns; all are
+    pushed into the queries Postgres runs, so only what is asked for crosses the wire.
     """
     if not jdbc_jar.is_file():
         raise ConfigError(
@@ -272,6 +273,9 @@ def read_postgres_table(
         )
     schema = upstream.schema
     condition, values = window.condition() if window else (sql.SQL("TRUE"), [])
+    if keys is not None:
+        condition = sql.SQL("{} AND {} = ANY(%s)").format(condition, sql.Identifier(key))
+        values = [*values, list(keys)]
     with upstream.connect() as conn, conn.cursor() as cursor:
         cursor.execute(
             sql.SQL("SELECT min({key}), max({key}), count(*) FROM {table} WHERE {where}").format(
@@ -303,6 +307,8 @@ def read_postgres_table(
     data = reader.load()
     if window is not None:
         data = data.where(window.column_filter())
+    if keys is not None:
+        data = data.where(F.col(key).isin(list(keys)))
     return UpstreamRows(data.select(*columns) if columns is not None else data, rows)
 
 

@@ -11,6 +11,7 @@ import psycopg2
 import pytest
 from pyspark.sql import SparkSession
 
+from etl.core import source_table
 from etl.core.changes import BATCH_ID, MARK_BATCH, MARK_HIGH_WATER, ChangeMark, from_micros
 from etl.core.pipeline import RunSummary, TableOutcome, new_context, run_pipeline
 from etl.core.registry import Registry
@@ -269,6 +270,50 @@ def test_a_late_commit_inside_the_lookback_is_caught(shop: Shop) -> None:
 
     assert outcome.rows == 1, "the late row, not the unchanged rows read again"
     assert [row[0] for row in shop.state(Item, "item_id")] == [1, 2, 3]
+
+
+@pytest.mark.parametrize("listed", [source_table.MISSED_KEYS_LISTED, 1], ids=["by key", "whole"])
+def test_rows_committed_after_the_lookback_passed_them_are_logged_when_counts_disagree(
+    shop: Shop, monkeypatch: pytest.MonkeyPatch, listed: int
+) -> None:
+    monkeypatch.setattr(source_table, "MISSED_KEYS_LISTED", listed)
+    shop.put_items((1, "mug", "5.00", at(DAY_2, 10)), (2, "cup", "3.50", at(DAY_2, 12)))
+    shop.run(DAY_2)
+    # Committed after the run, stamped hours before the high-water mark (lookback: 1 h). One
+    # such row with one delete would leave the counts equal and both unseen (README).
+    shop.put_items((3, "jar", "7.00", at(DAY_2, 9)), (4, "pot", "9.00", at(DAY_1, 9)))
+    shop.execute("DELETE FROM shop.item WHERE item_id = 1")
+
+    outcome = shop.run(DAY_3)
+
+    assert outcome.status == "ok", outcome.message
+    (warning,) = outcome.warnings
+    counted = "2 rows" if listed > 1 else "over 1 row"
+    assert f"Logged {counted} of shop.item" in warning and "lookback=" in warning
+    batch_2 = [c for c in shop.changes(Item, "etl_batch_id", "item_id", "etl_change") if c[0] == 2]
+    assert batch_2 == [(2, 1, "delete"), (2, 3, "upsert"), (2, 4, "upsert")]
+    assert shop.state(Item, "item_id", "name") == [(2, "cup"), (3, "jar"), (4, "pot")]
+    assert live_keys(shop) == 3
+    assert shop.run(DAY_3).up_to_date, "the counts agree again"
+
+
+def test_a_key_deleted_in_the_log_and_back_upstream_behind_the_lookback_is_logged(
+    shop: Shop,
+) -> None:
+    shop.put_items((1, "mug", "5.00", at(DAY_1)), (2, "cup", "3.50", at(DAY_1)))
+    shop.run(DAY_1)
+    shop.execute("DELETE FROM shop.item WHERE item_id = 1")
+    shop.put_items((3, "jar", "7.00", at(DAY_2)))
+    shop.run(DAY_2)
+    assert [row[0] for row in shop.state(Item, "item_id")] == [2, 3]
+    # Put back with its old change time, long behind the high-water mark.
+    shop.put_items((1, "mug", "5.00", at(DAY_1)))
+
+    outcome = shop.run(DAY_3)
+
+    assert outcome.status == "ok", outcome.message
+    assert shop.state(Item, "item_id", "name") == [(1, "mug"), (2, "cup"), (3, "jar")]
+    assert live_keys(shop) == 3
 
 
 def test_a_full_refresh_replaces_the_log_with_a_snapshot(shop: Shop) -> None:
