@@ -55,7 +55,7 @@ from etl.core.changes import (
 from etl.core.dataset import ETLDataSet, TableSpec
 from etl.core.errors import ConfigError
 from etl.core.incremental import BuildPlan, Changes, as_frame, restrict, restrict_to
-from etl.core.lake import LakeLog, WriteResult, Written, in_partitions
+from etl.core.lake import LakeLog, WriteResult, Written
 from etl.core.lake.versions import NOTE_BATCH, NOTE_RUN_ID
 from etl.core.names import row_count
 from etl.core.table import Table, TableLookup
@@ -506,7 +506,8 @@ class SourceTable(Table):
         key = self.spec.key
         log = self.read_changes().curr_data
         # Later batches are in the files added since: only their partitions are read for keys.
-        added = log.where(in_partitions(files.partitions)) if files.partition_by else log
+        chosen = files.partitions if files.partition_by else None
+        added = self.read_changes(columns=[key, BATCH_ID], partitions=chosen).curr_data
         changed = added.where(F.col(BATCH_ID) > then[MARK_BATCH]).select(key).distinct()
         keys = [row[0] for row in changed.collect()]
         # Kept for the plan's questions, so that none of them reads the log again.
@@ -540,15 +541,18 @@ class SourceTable(Table):
         self,
         *,
         partition_values: Mapping[str, object] | None = None,
+        partitions: Sequence[Mapping[str, object]] | None = None,
         version: int | None = None,
         columns: Sequence[str] | None = None,
     ) -> ETLDataSet:
-        """The log: every batch's rows with their change type (`etl_change`) and batch id."""
+        """The log: every batch's rows with their change type (`etl_change`) and batch id;
+        of one partition (`partition_values`) or several (`partitions`) when asked."""
         data = self.context.lake.read(
             self.storage_path,
             version=version,
             columns=list(dict.fromkeys(columns)) if columns is not None else None,
             partition_values=partition_values,
+            partitions=partitions,
         )
         return ETLDataSet(spec=self.spec, curr_data=data, storage_path=self.storage_path)
 

@@ -45,7 +45,7 @@ from etl.core.incremental import (
     restrict_to,
     without,
 )
-from etl.core.lake import Written, distinct_partitions, in_partitions
+from etl.core.lake import Written, distinct_partitions
 from etl.core.lake.versions import NOTE_BUILD, NOTE_RUN_ID, NOTE_WHY
 from etl.core.quality.engine import Verdict, check, evaluate, judge, raise_on_failure, release
 from etl.core.quality.results import (
@@ -226,13 +226,11 @@ class Table:
         files = lake.files_changed(self.storage_path, version)
         if files is None:
             return None
-        before = lake.read(self.storage_path, version=version)
-        after = lake.read(self.storage_path)
+        chosen = files.partitions if files.partition_by else None
+        before = lake.read(self.storage_path, version=version, partitions=chosen)
+        after = lake.read(self.storage_path, partitions=chosen)
         if not files.any:
             return Changes(before=before.limit(0), after=after.limit(0))
-        if files.partition_by:
-            wanted = in_partitions(files.partitions)
-            before, after = before.where(wanted), after.where(wanted)
         return net_changes(before, after, rows_read=files.rows)
 
     def lookup_rows(self) -> DataFrame:
@@ -350,14 +348,14 @@ class Table:
                 verify=verify,
             )
             return written, Replacement(carried=0, partitions=len(plan.values))
-        kept = without(lake.read(uri), on, plan.values)
         touched: list[dict[str, object]] = [{}]
         if partition_by:
             arriving = (row.asDict() for row in rows.select(*partition_by).distinct().collect())
             touched = distinct_partitions(
                 [*lake.partitions_holding(uri, on, plan.values), *arriving]
             )
-            kept = kept.where(in_partitions(touched))
+        chosen = touched if partition_by else None
+        kept = without(lake.read(uri, partitions=chosen), on, plan.values)
         carried = Observation()
         kept = kept.observe(carried, F.count(F.lit(1)).alias("rows"))
         written = lake.write(

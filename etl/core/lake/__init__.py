@@ -13,7 +13,7 @@ from etl.core.lazy import lazy_attributes
 
 if TYPE_CHECKING:
     from etl.core.lake.commit import WriteMode
-    from etl.core.lake.lake import FilesChanged, Lake, LakeLog, WriteResult, Written, in_partitions
+    from etl.core.lake.lake import FilesChanged, Lake, LakeLog, WriteResult, Written
     from etl.core.lake.snapshot import TableFormat, distinct_partitions
 
 __all__ = [
@@ -25,7 +25,6 @@ __all__ = [
     "WriteResult",
     "Written",
     "distinct_partitions",
-    "in_partitions",
 ]
 
 _HOMES = {
@@ -34,7 +33,6 @@ _HOMES = {
     "LakeLog": "etl.core.lake.lake",
     "WriteResult": "etl.core.lake.lake",
     "Written": "etl.core.lake.lake",
-    "in_partitions": "etl.core.lake.lake",
     "TableFormat": "etl.core.lake.snapshot",
     "distinct_partitions": "etl.core.lake.snapshot",
     "WriteMode": "etl.core.lake.commit",

@@ -12,14 +12,12 @@ import uuid
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, replace
-from functools import reduce
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 from py4j.java_gateway import JavaMember, JavaObject, JVMView
-from pyspark.sql import Column, DataFrame, SparkSession
-from pyspark.sql import functions as F
+from pyspark.sql import DataFrame, SparkSession
 from pyspark.sql.pandas.types import from_arrow_schema, to_arrow_schema
 
 from etl.core.errors import ConfigError, LakeWriteError, RainforestError, TableNotFoundError
@@ -322,25 +320,36 @@ class Lake(LakeLog):
         version: int | None = None,
         columns: Sequence[str] | None = None,
         partition_values: Mapping[str, object] | None = None,
+        partitions: Sequence[Mapping[str, object]] | None = None,
         table_format: TableFormat = "delta",
     ) -> DataFrame:
-        """The table (at `version`, default latest), restricted to rows whose partition columns
-        equal `partition_values` (None matches null) and to `columns`.
+        """The table (at `version`, default latest), restricted to `columns` and to the rows
+        whose partition columns equal `partition_values`, or one of `partitions` (typed
+        values; None matches null). Only those partitions' files are read, whatever the
+        storage: the rows are chosen by file before any scan, not by a filter.
 
         Raises `TableNotFoundError` if nothing was written at `uri` yet.
         """
+        if partition_values is not None and partitions is not None:
+            raise ValueError("Pass partition_values (one partition) or partitions, not both.")
         snapshot = load_snapshot(uri, self._storage, table_format=table_format, version=version)
-        wanted = dict(partition_values or {})
-        not_partitions = [name for name in wanted if name not in snapshot.partition_by]
-        if not_partitions:
-            raise ConfigError(
-                f"{not_partitions} are not partition columns of {uri}; "
-                f"its partition columns are {list(snapshot.partition_by)}."
+        chosen = [partition_values] if partition_values is not None else partitions
+        if chosen is not None:
+            not_partitions = sorted(
+                {name for wanted in chosen for name in wanted} - set(snapshot.partition_by)
             )
+            if not_partitions:
+                raise ConfigError(
+                    f"{not_partitions} are not partition columns of {uri}; "
+                    f"its partition columns are {list(snapshot.partition_by)}."
+                )
+            snapshot = snapshot.within(chosen)
         if self._native_readable(uri, snapshot):
-            df = self._read_native(uri, snapshot, wanted)
+            df = self._read_native(uri, snapshot)
         else:
-            df = self._read_through_source(uri, snapshot, wanted, columns, table_format)
+            df = self._read_through_source(
+                uri, snapshot, columns, table_format, chosen=chosen is not None
+            )
         return df.select(*columns) if columns is not None else df
 
     def _write_through_source(self, df: DataFrame, plan: WritePlan) -> list[DataFile]:
@@ -377,7 +386,7 @@ class Lake(LakeLog):
         """The rows of files written but not committed yet."""
         snapshot = staged_snapshot(plan, files)
         if self._native_readable(plan.uri, snapshot):
-            frame = self._read_native(plan.uri, snapshot, {})
+            frame = self._read_native(plan.uri, snapshot)
         else:
             frame = (
                 self._spark.read.format(FORMAT_NAME)
@@ -446,10 +455,13 @@ class Lake(LakeLog):
         self,
         uri: str,
         snapshot: Snapshot,
-        wanted: Mapping[str, object],
         columns: Sequence[str] | None,
         table_format: TableFormat,
+        *,
+        chosen: bool,
     ) -> DataFrame:
+        """The table through the lake's Python data source; a snapshot whose files were
+        `chosen` goes with the read, as the source takes no filters to choose them by."""
         reader = (
             self._spark.read.format(FORMAT_NAME)
             .options(**self._storage.to_options())
@@ -458,15 +470,13 @@ class Lake(LakeLog):
         )
         if snapshot.version is not None:
             reader = reader.option(OPTION_VERSION, str(snapshot.version))
-        needed = None
         if columns is not None:
-            needed = [*columns, *(name for name in wanted if name not in columns)]
-            reader = reader.option(OPTION_COLUMNS, _json_list(needed))
-        if wanted:
-            # The source is handed the partition's files alone: it takes no filters.
-            partition = snapshot.partition(wanted)
-            partition = partition.project(needed) if needed is not None else partition
-            reader = reader.option(OPTION_SNAPSHOT, partition.to_json())
+            # A snapshot's partition values are typed by their columns: it keeps them all.
+            columns = [*columns, *(name for name in snapshot.partition_by if name not in columns)]
+            reader = reader.option(OPTION_COLUMNS, _json_list(columns))
+        if chosen:
+            projected = snapshot.project(columns) if columns is not None else snapshot
+            reader = reader.option(OPTION_SNAPSHOT, projected.to_json())
         return reader.load(uri)
 
     def _native_readable(self, uri: str, snapshot: Snapshot) -> bool:
@@ -493,10 +503,10 @@ class Lake(LakeLog):
                     return False
         return True
 
-    def _read_native(self, uri: str, snapshot: Snapshot, wanted: Mapping[str, object]) -> DataFrame:
+    def _read_native(self, uri: str, snapshot: Snapshot) -> DataFrame:
         schema = from_arrow_schema(snapshot.schema, prefer_timestamp_ntz=True)
         root = local_path(uri)
-        paths = [f"{root}/{file.path}" for file in snapshot.partition(wanted).files]
+        paths = [f"{root}/{file.path}" for file in snapshot.files]
         if not paths:
             return self._spark.createDataFrame([], schema)
         # Spark's own objects, driven directly: a read is one of the commonest steps of a run,
@@ -579,26 +589,6 @@ def _load_columns(
     if not pieces:
         return pa.schema([snapshot.schema.field(name) for name in columns]).empty_table()
     return pa.concat_tables(pieces)
-
-
-def in_partitions(partitions: Sequence[Mapping[str, object]]) -> Column:
-    """True for rows in one of `partitions` (typed values; None matches null).
-
-    The values are bound as Column literals: Spark pushes them to the reader, which prunes
-    files exactly.
-    """
-    return reduce(
-        lambda left, right: left | right,
-        (
-            reduce(
-                lambda a, b: a & b,
-                (F.col(name).eqNullSafe(F.lit(value)) for name, value in values.items()),
-                F.lit(True),
-            )
-            for values in partitions
-        ),
-        F.lit(False),
-    )
 
 
 def _json_list(names: Sequence[str]) -> str:

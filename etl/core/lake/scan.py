@@ -9,7 +9,8 @@ The reader takes no filters: Spark 4.3 plans the files of a Python data source's
 with the last filters pushed to it, and uses that plan for every scan of the read, so a
 union or self-join of one read with different filters would read one scan's files for both.
 Spark applies every filter to the rows; partitions are chosen before the read instead
-(`Lake.read(partition_values=...)` hands the source a snapshot of their files alone).
+(`Lake.read(partition_values=...)` or `partitions=` hands the source a snapshot of their
+files alone).
 """
 
 from __future__ import annotations

@@ -75,13 +75,16 @@ class Snapshot:
             )
         return replace(self, schema=pa.schema([self.schema.field(name) for name in columns]))
 
-    def partition(self, wanted: Mapping[str, object]) -> Snapshot:
-        """The same version with only the files of the partition `wanted` names (every file
-        when it names none)."""
-        if not wanted:
-            return self
+    def within(self, partitions: Sequence[Mapping[str, object]]) -> Snapshot:
+        """The same version with only the files of `partitions` (typed values; None matches
+        null; `{}` names every file): what a read of those partitions alone is handed."""
         return replace(
-            self, files=tuple(f for f in self.files if partition_matches(f.partition, wanted))
+            self,
+            files=tuple(
+                file
+                for file in self.files
+                if any(partition_matches(file.partition, wanted) for wanted in partitions)
+            ),
         )
 
     def to_json(self) -> str:

@@ -23,7 +23,7 @@ from pyspark.sql.types import (
 )
 
 from etl.core.changes import BATCH_ID, CHANGE, DELETE, UPSERT, CheckedSnapshot, current_state
-from etl.core.errors import TableNotFoundError
+from etl.core.errors import ConfigError, TableNotFoundError
 from etl.core.lake import Lake
 from etl.core.settings import Settings
 from tests.integration.core.lake.support import (
@@ -236,6 +236,30 @@ def test_partition_values_choose_the_files_of_the_python_reader(
     plan = df._jdf.queryExecution().executedPlan().toString().splitlines()
     nodes = [line.strip(" +-:*()0123456789") for line in plan]
     assert not any(node.startswith("Filter") for node in nodes), "nothing else to filter out"
+
+
+@pytest.mark.parametrize("native", [True, False], ids=["native", "python"])
+def test_several_partitions_are_read_from_their_files_alone(
+    spark: SparkSession, lake: Lake, uri: str, monkeypatch: pytest.MonkeyPatch, native: bool
+) -> None:
+    lake.write(typed_frame(spark), uri, partition_by=["order_date"])
+    if not native:
+        monkeypatch.setattr(Lake, "_native_readable", lambda self, uri, snapshot: False)
+    days = [{"order_date": row[6]} for row in ROWS[:2]]
+
+    df = lake.read(uri, partitions=[*days, {"order_date": dt.date(2030, 1, 1)}])
+
+    wanted = [row[0] for row in ROWS if {"order_date": row[6]} in days]
+    assert sorted(row.order_id for row in df.collect()) == sorted(wanted)
+    if native:
+        assert len(df.inputFiles()) == 2
+    plan = df._jdf.queryExecution().executedPlan().toString().splitlines()
+    assert not any(line.strip(" +-:*()0123456789").startswith("Filter") for line in plan)
+    assert lake.read(uri, partitions=[]).count() == 0
+    with pytest.raises(ConfigError, match="not partition columns"):
+        lake.read(uri, partitions=[{"region": "eu"}])
+    with pytest.raises(ValueError, match="not both"):
+        lake.read(uri, partition_values=days[0], partitions=days)
 
 
 def test_a_change_logs_state_read_through_the_python_reader_keeps_its_snapshot(

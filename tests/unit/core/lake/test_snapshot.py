@@ -74,11 +74,15 @@ def test_distinct_partitions_compare_naive_and_utc_timestamps_as_equal() -> None
     assert distinct_partitions([{"ts": naive}, {"ts": aware}]) == [{"ts": naive}]
 
 
-def test_a_partition_of_a_snapshot_keeps_that_partitions_files_and_the_version() -> None:
+def test_a_snapshot_within_partitions_keeps_their_files_and_the_version() -> None:
     second = _file(DAY_2, 30, 39)
-    snapshot = _snapshot(_file(DAY_1, 0, 9), _file(DAY_2, 10, 19), second)
-    chosen = snapshot.partition({"day": DAY_2})
-    assert [file.path for file in chosen.files] == ["day=2024-01-02/part-10.parquet", second.path]
+    snapshot = _snapshot(_file(DAY_1, 0, 9), _file(DAY_2, 10, 19), second, _file(DAY_3, 20, 29))
+    chosen = snapshot.within([{"day": DAY_2}, {"day": DAY_3}, {"day": dt.date(2030, 1, 1)}])
+    assert [file.path for file in chosen.files] == [
+        "day=2024-01-02/part-10.parquet",
+        second.path,
+        "day=2024-01-03/part-20.parquet",
+    ]
     assert (chosen.version, chosen.schema) == (snapshot.version, snapshot.schema)
-    assert snapshot.partition({}) is snapshot
-    assert snapshot.partition({"day": dt.date(2030, 1, 1)}).files == ()
+    assert snapshot.within([{}]).files == snapshot.files
+    assert snapshot.within([]).files == ()
