@@ -470,9 +470,11 @@ class Lake(LakeLog):
         )
         if snapshot.version is not None:
             reader = reader.option(OPTION_VERSION, str(snapshot.version))
-        if columns is not None:
-            # A snapshot's partition values are typed by their columns: it keeps them all.
+        if chosen and columns is not None:
+            # The snapshot handed over types its partition values by their columns: it keeps
+            # them all, and `read` drops the ones not asked for.
             columns = [*columns, *(name for name in snapshot.partition_by if name not in columns)]
+        if columns is not None:
             reader = reader.option(OPTION_COLUMNS, _json_list(columns))
         if chosen:
             projected = snapshot.project(columns) if columns is not None else snapshot
